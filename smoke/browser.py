@@ -1,0 +1,67 @@
+"""Finding a Chromium to drive: Playwright's own if installed, else one from the system.
+
+``python -m smoke.browser`` prints the one it would use, or says how to install one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+INSTALL_HINT = (
+    "no Chromium found: install one with `apt-get install chromium` (Debian/Ubuntu), "
+    "`playwright install chromium`, or Google Chrome; or set SMOKE_CHROMIUM to its path"
+)
+
+# Debian's real binary first: /usr/bin/chromium is a wrapper script that prints noise.
+SYSTEM_CANDIDATES = [
+    "/usr/lib/chromium/chromium",
+    "/usr/bin/chromium",
+    "/usr/bin/chromium-browser",
+    "/usr/bin/google-chrome",
+    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+    r"C:\Program Files\Google\Chrome\Application\chrome.exe",
+    r"C:\Program Files (x86)\Microsoft\Edge\Application\msedge.exe",
+]
+
+
+class NoBrowser(Exception):
+    """No Chromium on this machine; the message says how to get one."""
+
+
+def find_chromium() -> Path:
+    """The Chromium executable to launch."""
+    chosen = os.environ.get("SMOKE_CHROMIUM")
+    if chosen:
+        if Path(chosen).is_file():
+            return Path(chosen)
+        raise NoBrowser(f"SMOKE_CHROMIUM={chosen} does not exist; {INSTALL_HINT}")
+    own = _playwright_chromium()
+    if own is not None:
+        return own
+    for candidate in [*SYSTEM_CANDIDATES, shutil.which("chromium"), shutil.which("chrome")]:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    raise NoBrowser(INSTALL_HINT)
+
+
+def _playwright_chromium() -> Path | None:
+    """The Chromium build `playwright install` put on this machine, if it did."""
+    try:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as playwright:
+            path = Path(playwright.chromium.executable_path)
+    except Exception:  # playwright missing or its driver broken: fall back to the system's browser
+        return None
+    return path if path.is_file() else None
+
+
+if __name__ == "__main__":
+    try:
+        print(find_chromium())
+    except NoBrowser as error:
+        print(error, file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,200 @@
+"""The pre-demo checklist, HTTP part: what a visitor and the page's own code will reach."""
+
+import pytest
+
+from smoke.probes.health import DatabaseReadiness, DatabaseStatus, Liveness
+from smoke.probes.http import NoAnswer
+from smoke.probes.pages import Page, absolute, api_bases_in, classify
+
+pytestmark = pytest.mark.predemo
+
+JS_OR_CSS = ("application/javascript", "text/javascript", "text/css")
+
+
+def start_frontend(target) -> str:
+    return (
+        f"start the frontend (pm2 restart {target.pm2.apps.get('frontend', 'the frontend app')}) and check it "
+        f"listens on port {target.ports.frontend}; through the tunnel, check the tunnel and proxy too"
+    )
+
+
+def start_backend(target) -> str:
+    return (
+        f"start the backend (pm2 restart {target.pm2.apps.get('backend', 'the backend app')}) and check it "
+        f"listens on port {target.ports.backend} (the API URL is {target.api_url})"
+    )
+
+
+def frontend_page(check, target, path: str, what: str):
+    """A page of the site that must be the frontend's HTML, answered in time."""
+    url = target.site(path)
+    answer = check.get(url, what, start_frontend(target))
+    fix = start_frontend(target)
+    check.that(answer.status == 200, f"{what} status", 200, answer.status, answer, fix)
+    check.that(answer.content_type == "text/html", f"{what} content type", "text/html", answer.content_type, answer)
+    origin = answer.header("x-care2-origin")
+    check.that(
+        origin == "frontend", f"{what} identity (X-Care2-Origin)", '"frontend"', repr(origin), answer,
+        f"{url} is not served by the Care2 frontend: check what listens on port {target.ports.frontend} "
+        "and where the tunnel/proxy routes the site host name",
+    )
+    check.that(
+        answer.seconds <= target.budgets.page, f"{what} time", f"<= {target.budgets.page:g} s",
+        f"{answer.seconds:.1f} s", answer, "the frontend is overloaded or a hop in front of it is slow",
+    )
+    return answer, Page.parse(answer.text)
+
+
+def assets_load(check, target, page: Page, page_url: str, what: str) -> list[str]:
+    """The page's first script and first stylesheet under /_next/static come back as JS/CSS."""
+    static = [ref for ref in page.assets if "/_next/static/" in ref]
+    check.that(bool(static), f"{what} assets", "scripts/styles under /_next/static", "none referenced", None,
+               "the page is not the Next.js build: rebuild and restart the frontend")
+    firsts = {}
+    for ref in static:
+        firsts.setdefault(ref.rsplit(".", 1)[-1], ref)
+    fix = ("static assets are not served: is the reverse proxy / frontend up, and was the build deployed "
+           "(next build; restart the frontend)? (Jan 14: _next/static answered 404 text/html, blank page)")
+    for ref in firsts.values():
+        url = absolute(page_url, ref)
+        asset = check.get(url, f"{what} asset {ref}", fix)
+        check.that(asset.status == 200, f"{what} asset {url} status", 200, asset.status, asset, fix)
+        check.that(asset.content_type in JS_OR_CSS, f"{what} asset {url} content type",
+                   "JavaScript or CSS", asset.content_type or "none", asset, fix)
+    return list(firsts.values())
+
+
+def test_site_reachable(target, check):
+    """(1) Site reachable: the home page is CareConnect's and its assets load."""
+    answer, page = frontend_page(check, target, "/", "Home page")
+    expect = target.expect
+    check.that(page.title == expect.title, "Home page title", repr(expect.title), repr(page.title), answer)
+    check.that(expect.home_h1 in page.h1, "Home page heading", repr(expect.home_h1), page.h1 or "no h1", answer)
+    check.that(bool(page.links_to(expect.story_link)), "Home page demo link", f'a[href="{expect.story_link}"]',
+               "no such link", answer, "the home page build is not the demo build: redeploy the frontend")
+    assets = assets_load(check, target, page, answer.url, "Home page")
+    check.passed(f"home page answered in {answer.timings.describe()}; {len(assets)} static assets load")
+
+
+def test_tell_your_story_page(target, check):
+    """(2) Tell Your Story page loads with its consent screen."""
+    answer, page = frontend_page(check, target, target.paths.story_page, "Tell Your Story page")
+    expect = target.expect
+    check.that(expect.consent_h1 in page.h1, "Consent screen heading", repr(expect.consent_h1), page.h1 or "no h1",
+               answer)
+    check.that(page.by_id("consent") is not None, "Consent checkbox", "#consent", "missing", answer)
+    button = page.button(expect.continue_button)
+    check.that(button is not None, "Continue button", repr(expect.continue_button), "missing", answer)
+    check.that(button.has_attr("disabled"), "Continue button before consent", "disabled", "enabled", answer)
+    assets_load(check, target, page, answer.url, "Tell Your Story page")
+    check.passed(f"consent screen served in {answer.timings.describe()}")
+
+
+def test_api_health(target, check):
+    """(3) API health: the backend says it is alive, in time."""
+    budget = target.budgets.health
+    url = target.api(target.paths.api_live)
+    answer = check.get(url, f"API health (budget {budget:g} s)", start_backend(target))
+    origin = answer.header("x-care2-origin")
+    check.that(
+        origin == "backend", "API identity (X-Care2-Origin)", '"backend"', repr(origin), answer,
+        f"something else answers at {target.api_url}: find the process holding port {target.ports.backend} "
+        "(host checks name it), stop it, restart the backend",
+    )
+    check.that(answer.status == 200, "API health status", 200, answer.status, answer, start_backend(target))
+    live = Liveness.read(answer.json())
+    check.that(live.alive, "API health body status", '"alive"', repr(live.status), answer)
+    check.that(live.service == "backend", "API health body service", '"backend"', repr(live.service), answer)
+    check.that(answer.seconds <= budget, "API health time", f"<= {budget:g} s", f"{answer.seconds:.1f} s",
+               answer, "the backend is slow to answer: check its logs, CPU and database")
+    check.passed(f"API answered in {answer.timings.describe()}: alive")
+
+
+def test_database(target, check):
+    """(4) Database: the backend has a real, connected database."""
+    fix = ("the backend cannot reach its database: check DATABASE_URL in the backend's .env and that "
+           "PostgreSQL is running, then restart the backend")
+    status = check.get(target.api(target.paths.api_status), "Database status", start_backend(target))
+    seen = DatabaseStatus.read(status.json())
+    if status.status == 200 and not seen.db_ok:
+        check.fail(f"Database: {target.paths.api_status} answered 200 but services.db.ok is false "
+                   f"(status {seen.status!r}, detail {seen.detail!r}): a 200 that hides a database failure",
+                   status, fix)
+    check.that(status.status == 200, "Database status", 200, status.status, status, fix)
+    check.that(not seen.file_store, "Database mode", "a real database", repr(seen.detail), status,
+               "the backend runs without DATABASE_URL (FileStore mode): set it in the backend's .env")
+    readiness_answer = check.get(target.api(target.paths.api_db), "Database readiness", start_backend(target))
+    readiness = DatabaseReadiness.read(readiness_answer.json())
+    check.that(readiness_answer.status == 200 and readiness.ready, f"Database readiness {target.paths.api_db}",
+               "200 ready=true", f"{readiness_answer.status} ready={readiness.ready} {readiness.error!r}".strip(),
+               readiness_answer, fix)
+    check.that(readiness.database_url == "configured", "Database URL", '"configured"',
+               repr(readiness.database_url), readiness_answer, fix)
+    check.passed(f"database connected ({seen.detail or 'ok'}), checked in {readiness_answer.timings.describe()}")
+
+
+def test_frontend_to_backend(target, check, http):
+    """(5) Frontend to backend: the rewrite, CORS and the /papi proxy reach the API the page uses."""
+    rewrite_url = target.site("/api" + target.paths.api_live)
+    rewrite = check.get(rewrite_url, "Frontend /api rewrite", start_frontend(target))
+    check.that(
+        rewrite.header("x-care2-origin") == "backend" and rewrite.status < 500, "Frontend /api rewrite",
+        "an answer from the backend", f"{rewrite.status} from {rewrite.header('x-care2-origin') or 'unknown'}",
+        rewrite, "the frontend's NEXT_PUBLIC_API_URL does not point at the running backend: fix it and rebuild",
+    )
+    preflight = check.request(
+        "OPTIONS", target.api("/api/story/start"), "CORS preflight", start_backend(target),
+        headers={"origin": target.site_origin, "access-control-request-method": "POST",
+                 "access-control-request-headers": "content-type"},
+    )
+    allowed = preflight.header("access-control-allow-origin")
+    check.that(
+        allowed in (target.site_origin, "*"), f"CORS from {target.site_origin} to {target.api_origin}",
+        f"Access-Control-Allow-Origin: {target.site_origin}", f"{allowed or 'no such header'}", preflight,
+        f"add {target.site_origin} to the backend's CORS allow-list (the browser will refuse every API call)",
+    )
+    papi = check.get(target.site(target.paths.papi_probe), "Frontend /papi proxy", start_backend(target))
+    check.that(papi.status == 401, "Frontend /papi proxy without a session", 401, papi.status, papi,
+               "the frontend's server-side proxy does not reach the backend")
+    check.that(papi.seconds <= target.budgets.papi, "Frontend /papi proxy time", f"<= {target.budgets.papi:g} s",
+               f"{papi.seconds:.1f} s", papi)
+    bases = page_api_bases(target, http)
+    check.that(
+        not bases or target.api_origin in bases, "API base in the Tell Your Story page's code",
+        target.api_origin, ", ".join(sorted(bases)), None,
+        f"the page calls another API than {target.api_url} (port {target.ports.backend}): fix the frontend's "
+        "API URL (NEXT_PUBLIC_API_URL / the hard-coded base) and rebuild",
+    )
+    check.passed(f"rewrite, CORS for {target.site_origin} and /papi ({papi.timings.describe()}) all reach the backend")
+
+
+def page_api_bases(target, http) -> set[str]:
+    """API origins named in the scripts of the Tell Your Story page (empty if it uses relative URLs)."""
+    page_url = target.site(target.paths.story_page)
+    found: set[str] = set()
+    try:  # an unreachable page or script is check (2)'s finding, not this one's
+        page = Page.parse(http.get(page_url).text)
+        for ref in page.assets:
+            if ref.endswith(".js") and "/_next/static/" in ref:
+                found |= api_bases_in(http.get(absolute(page_url, ref)).text, target.site_url)
+    except NoAnswer:
+        pass
+    return found
+
+
+def test_no_error_pages(target, http, check):
+    """(7) No error pages: no Cloudflare 502/1033, no proxy or backend page where the site should be."""
+    urls = [target.site("/"), target.site(target.paths.story_page), target.api(target.paths.api_live)]
+    unanswered = []
+    for url in urls:
+        try:
+            answer = http.get(url)
+        except NoAnswer:
+            unanswered.append(url)
+            continue
+        error_page = classify(answer, target.expect.backend_welcome_title if url != urls[-1] else "")
+        if error_page is not None:
+            check.fail(f"Error page at {url}: {error_page.describe()}", answer, error_page.fix)
+    seen = len(urls) - len(unanswered)
+    note = f"; no answer from {', '.join(unanswered)} (see the reachability checks)" if unanswered else ""
+    check.passed(f"{seen} of {len(urls)} pages answered, none is an error page{note}")

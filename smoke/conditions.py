@@ -1,0 +1,73 @@
+"""How a check says what broke: the condition, what was expected, what was seen, and the fix.
+
+A check fails at its first broken condition, with a message a presenter can act on:
+
+    API health: expected X-Care2-Origin "backend", got "frontend"
+      request: GET http://localhost:3001/health/live -> 200 in 4 ms
+      fix: another program holds port 3001 ...
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import pytest
+
+from .probes.http import Answer, Client, NoAnswer
+from .probes.pages import classify
+
+
+class Check:
+    """The conditions of one check, failing the test at the first that does not hold."""
+
+    def __init__(self, http: Client, welcome_title: str = ""):
+        self.http = http
+        self.welcome_title = welcome_title
+        self.retried: list[str] = []
+        self.warnings: list[str] = []
+        self.result = ""
+
+    def fail(self, what: str, answer: Answer | None = None, fix: str = "") -> NoReturn:
+        lines = [what]
+        if answer is not None:
+            lines.append(f"  request: {answer.describe()}")
+            if answer.body:
+                lines.append(f"  body: {answer.excerpt()}")
+        if fix:
+            lines.append(f"  fix: {fix}")
+        pytest.fail("\n".join(lines), pytrace=False)
+
+    def that(self, holds: bool, what: str, expected, seen, answer: Answer | None = None, fix: str = "") -> None:
+        if not holds:
+            self.fail(f"{what}: expected {expected}, got {seen}", answer, fix)
+
+    def get(self, url: str, what: str, fix: str, headers: dict[str, str] | None = None) -> Answer:
+        """GET ``url``; no answer at all, or an edge/proxy error page, fails the check."""
+        return self._asked(lambda: self.http.get(url, headers=headers), what, fix)
+
+    def request(self, method: str, url: str, what: str, fix: str, **kwargs) -> Answer:
+        return self._asked(lambda: self.http.request(method, url, **kwargs), what, fix)
+
+    def _asked(self, ask, what: str, fix: str) -> Answer:
+        try:
+            answer = ask()
+        except NoAnswer as failure:
+            unanswered = failure
+        else:
+            unanswered = None
+        if unanswered is not None:  # failing outside the except keeps the message free of a chained traceback
+            self.fail(f"{what}: no answer: {unanswered}", fix=fix)
+        if answer.attempts > 1:
+            self.retried.append(f"{answer.method} {answer.url} answered on attempt {answer.attempts}")
+        error_page = classify(answer, self.welcome_title)
+        if error_page is not None:
+            self.fail(f"{what}: got an error page: {error_page.describe()}", answer, error_page.fix)
+        return answer
+
+    def warn(self, what: str) -> None:
+        """Something that does not stop the demo but the presenter should know (GO WITH WARNINGS)."""
+        self.warnings.append(what)
+
+    def passed(self, result: str) -> None:
+        """The one-line plain-language result shown for a green check."""
+        self.result = result

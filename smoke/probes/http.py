@@ -1,0 +1,220 @@
+"""HTTP with timings, bounded waits and honest retries.
+
+>>> client = Client(connect=3, read=5, retry_delay=0.3)
+>>> answer = client.get("http://localhost:3001/health/live")   # doctest: +SKIP
+>>> answer.status, answer.header("x-care2-origin"), answer.timings.first_byte_ms   # doctest: +SKIP
+(200, 'backend', 3.1)
+
+Only network-class failures (refused, reset, connect timeout) are retried, once; an HTTP answer
+is never retried away, whatever its status. A server that accepted and then said nothing is not
+retried either, and later requests to the same origin fail at once instead of waiting again, so
+a hung target costs one timeout per origin rather than one per check.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import httpx
+
+TEST_HEADER = {"x-c2c-test": "1"}  # marks the traffic as ours; exempt from the app's rate limit
+USER_AGENT = "care2-predemo-smoke"
+MAX_BODY = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Milliseconds; ``None`` when the phase did not happen (reused connection, plain http)."""
+
+    connect_ms: float | None = None
+    tls_ms: float | None = None
+    first_byte_ms: float | None = None
+    total_ms: float = 0.0
+
+    def describe(self) -> str:
+        phases = [("connect", self.connect_ms), ("TLS", self.tls_ms), ("first byte", self.first_byte_ms)]
+        shown = ", ".join(f"{name} {value:.0f} ms" for name, value in phases if value is not None)
+        return f"{self.total_ms:.0f} ms" + (f" ({shown})" if shown else "")
+
+
+@dataclass
+class Answer:
+    """What the server said. ``attempts`` > 1 means the first try failed at the network level."""
+
+    method: str
+    url: str
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    timings: Timings
+    attempts: int = 1
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    @property
+    def seconds(self) -> float:
+        return self.timings.total_ms / 1000
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+    def json(self):
+        """The parsed body, or ``None`` when it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    def excerpt(self, limit: int = 160) -> str:
+        text = " ".join(self.text.split())
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+    def describe(self) -> str:
+        return f"{self.method} {self.url} -> {self.status} in {self.timings.describe()}"
+
+
+@dataclass
+class NoAnswer(Exception):
+    """The request got no HTTP answer at all."""
+
+    method: str
+    url: str
+    reason: str  # "connection refused", "timed out after 5 s", "connection reset", ...
+    seconds: float
+    attempts: int = 1
+    kind: str = field(default="network")  # refused | timeout | reset | dns | tls | network
+
+    def __str__(self) -> str:
+        tries = f", {self.attempts} attempts" if self.attempts > 1 else ""
+        return f"{self.method} {self.url}: {self.reason} ({self.seconds:.1f} s{tries})"
+
+
+class Client:
+    """One HTTP client for a whole run: shared connections, a memo of every GET, test headers."""
+
+    def __init__(
+        self,
+        connect: float,
+        read: float,
+        retry_delay: float,
+        headers: dict[str, str] | None = None,
+        verify: bool | str = True,
+    ):
+        self.connect, self.read, self.retry_delay = connect, read, retry_delay
+        self._client = httpx.Client(
+            headers={"user-agent": USER_AGENT, **TEST_HEADER, **(headers or {})},
+            timeout=httpx.Timeout(connect=connect, read=read, write=read, pool=connect),
+            follow_redirects=False,
+            verify=verify,
+        )
+        self._memo: dict[tuple, Answer | NoAnswer] = {}
+        self._hung_origins: dict[str, NoAnswer] = {}
+
+    def close(self) -> None:
+        self._client.close()
+
+    def get(self, url: str, headers: dict[str, str] | None = None) -> Answer:
+        """A GET, asked once per run: later calls with the same URL and headers get the same outcome."""
+        key = ("GET", url, tuple(sorted((headers or {}).items())))
+        if key not in self._memo:
+            try:
+                self._memo[key] = self.request("GET", url, headers=headers)
+            except NoAnswer as failure:
+                self._memo[key] = failure
+        outcome = self._memo[key]
+        if isinstance(outcome, NoAnswer):
+            raise outcome
+        return outcome
+
+    def request(self, method: str, url: str, headers: dict[str, str] | None = None, **kwargs) -> Answer:
+        origin = _origin(url)
+        if origin in self._hung_origins:
+            earlier = self._hung_origins[origin]
+            raise NoAnswer(method, url, f"not asked: {earlier.url} already {earlier.reason}", 0.0, 0, "timeout")
+        failure: NoAnswer | None = None
+        for attempt in (1, 2):
+            if attempt == 2:
+                time.sleep(self.retry_delay)
+            try:
+                answer = self._once(method, url, headers, kwargs)
+                answer.attempts = attempt
+                return answer
+            except NoAnswer as error:
+                error.attempts = attempt
+                failure = error
+                if error.kind not in ("refused", "reset", "connect-timeout"):
+                    break
+        assert failure is not None
+        if failure.kind == "timeout":
+            self._hung_origins[origin] = failure
+        raise failure
+
+    def _once(self, method: str, url: str, headers, kwargs) -> Answer:
+        marks: dict[str, float] = {}
+        start = time.perf_counter()
+
+        def trace(event: str, info: dict) -> None:
+            marks.setdefault(event, (time.perf_counter() - start) * 1000)
+
+        request = self._client.build_request(method, url, headers=headers, extensions={"trace": trace}, **kwargs)
+        deadline = start + self.connect + self.read
+        try:
+            response = self._client.send(request, stream=True)
+            try:
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if time.perf_counter() > deadline:
+                        raise httpx.ReadTimeout("body still arriving")
+                    if len(body) > MAX_BODY:
+                        break
+            finally:
+                response.close()
+        except httpx.HTTPError as error:
+            raise _no_answer(method, url, error, time.perf_counter() - start, self) from None
+        total = (time.perf_counter() - start) * 1000
+        timings = Timings(
+            connect_ms=_span(marks, "connection.connect_tcp"),
+            tls_ms=_span(marks, "connection.start_tls"),
+            first_byte_ms=marks.get("http11.receive_response_headers.complete")
+            or marks.get("http2.receive_response_headers.complete"),
+            total_ms=total,
+        )
+        return Answer(method, url, response.status_code, response.headers, bytes(body), timings)
+
+
+def _span(marks: dict[str, float], phase: str) -> float | None:
+    started, complete = marks.get(f"{phase}.started"), marks.get(f"{phase}.complete")
+    return None if started is None or complete is None else complete - started
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _no_answer(method: str, url: str, error: httpx.HTTPError, seconds: float, client: Client) -> NoAnswer:
+    text = str(error) or type(error).__name__
+    lowered = text.lower()
+    if isinstance(error, httpx.ConnectTimeout):
+        return NoAnswer(method, url, f"connect timed out after {client.connect:g} s", seconds, kind="connect-timeout")
+    if isinstance(error, httpx.TimeoutException):
+        return NoAnswer(method, url, f"timed out after {client.read:g} s waiting for an answer", seconds, kind="timeout")
+    if "refused" in lowered or "errno 111" in lowered or "winerror 10061" in lowered:
+        return NoAnswer(method, url, "connection refused (nothing listening)", seconds, kind="refused")
+    if "name or service not known" in lowered or "getaddrinfo" in lowered or "nodename nor servname" in lowered:
+        return NoAnswer(method, url, f"host name does not resolve ({text})", seconds, kind="dns")
+    if "ssl" in lowered or "certificate" in lowered:
+        return NoAnswer(method, url, f"TLS failed: {text}", seconds, kind="tls")
+    if isinstance(error, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+        return NoAnswer(method, url, f"connection reset or closed without an answer ({text})", seconds, kind="reset")
+    return NoAnswer(method, url, text, seconds)

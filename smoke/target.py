@@ -1,0 +1,236 @@
+"""The target: one object that says what the demo runs on and what the checks expect of it.
+
+It is read from the bundled ``environments.toml``, optionally laid under a user's file
+(``--env-file``), then single values from ``SMOKE_<SECTION>_<KEY>`` variables. Every
+problem is a ``TargetError`` with one line naming the file, the environment and the key.
+
+>>> target = load_target("local")
+>>> target.api("/health/live")
+'http://localhost:3001/health/live'
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+BUNDLED_FILE = Path(__file__).with_name("environments.toml")
+ENV_PREFIX = "SMOKE_"
+
+Port = Annotated[int, Field(ge=0, le=65535)]
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class TargetError(Exception):
+    """The environments are unusable; the message is the one line a user sees."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Ports(_Section):
+    frontend: Port
+    backend: Port
+    proxy: Port = 0
+    failover_span: Annotated[int, Field(ge=0, le=50)] = 5
+
+
+class Paths(_Section):
+    site_health: str
+    api_live: str
+    api_db: str
+    api_status: str
+    story_page: str
+    papi_probe: str
+
+
+class Expect(_Section):
+    title: str
+    home_h1: str
+    story_link: str
+    consent_h1: str
+    continue_button: str
+    backend_welcome_title: str
+
+
+class Budgets(_Section):
+    connect: Seconds
+    read: Seconds
+    page: Seconds
+    health: Seconds
+    papi: Seconds
+    retry_delay: Annotated[float, Field(ge=0)]
+    browser_step: Seconds
+    processing: Seconds
+    recording: Seconds
+
+
+class PM2(_Section):
+    command: list[str] = Field(min_length=1)
+    memory_floor: Annotated[int, Field(ge=0)]
+    min_uptime: Seconds
+    max_restarts: Annotated[int, Field(ge=0)]
+    apps: dict[str, str]
+
+
+class Tunnel(_Section):
+    name: str
+    metrics: str
+    config: str
+    min_uptime: Seconds
+    max_uptime: Seconds
+    ha_connections: Annotated[int, Field(ge=1)]
+
+
+class Target(_Section):
+    name: str
+    kind: Literal["local", "production"]
+    site_url: str
+    api_url: str
+    host_checks: bool
+    allow_writes: bool
+    secrets: list[str]
+    ports: Ports
+    paths: Paths
+    expect: Expect
+    budgets: Budgets
+    pm2: PM2
+    tunnel: Tunnel
+
+    @field_validator("site_url", "api_url")
+    @classmethod
+    def _absolute_http_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{url!r} is not an absolute http(s) URL (e.g. http://localhost:3000)")
+        try:
+            parts.port
+        except ValueError:
+            raise ValueError(f"{url!r} has a port out of range (1-65535)") from None
+        return url.rstrip("/")
+
+    def site(self, path: str = "/") -> str:
+        return self.site_url + path
+
+    def api(self, path: str = "/") -> str:
+        return self.api_url + path
+
+    @property
+    def site_origin(self) -> str:
+        return _origin(self.site_url)
+
+    @property
+    def api_origin(self) -> str:
+        return _origin(self.api_url)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def load_target(
+    name: str,
+    env_file: str | os.PathLike | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Target:
+    """The environment ``name`` from the bundled file, ``env_file`` laid over it, then ``environ``."""
+    environ = os.environ if environ is None else environ
+    document = _read_toml(BUNDLED_FILE)
+    source = str(BUNDLED_FILE)
+    if env_file:
+        document = _merge(document, _read_toml(Path(env_file)))
+        source = str(env_file)
+    environments = document.get("environments", {})
+    if name not in environments:
+        known = ", ".join(sorted(environments)) or "none"
+        raise TargetError(f"unknown environment {name!r} in {source} (known: {known})")
+    values = _merge(document.get("defaults", {}), _resolve(environments, name, source))
+    values = _apply_overrides(values, environ)
+    try:
+        return Target(name=name, **values)
+    except ValidationError as error:
+        raise TargetError(f"environment {name!r} in {source}: {_first_problem(error)}") from None
+
+
+def environment_names(env_file: str | os.PathLike | None = None) -> list[str]:
+    document = _read_toml(BUNDLED_FILE)
+    if env_file:
+        document = _merge(document, _read_toml(Path(env_file)))
+    return sorted(document.get("environments", {}))
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise TargetError(f"environments file not found: {path}") from None
+    except OSError as error:
+        raise TargetError(f"cannot read environments file {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise TargetError(f"environments file {path} is not valid TOML: {error}") from None
+
+
+def _resolve(environments: dict, name: str, source: str, seen: tuple[str, ...] = ()) -> dict:
+    """The environment's own table with its ``extends`` chain applied beneath it."""
+    if name in seen:
+        raise TargetError(f"environments in {source} extend each other in a loop: {' -> '.join(seen + (name,))}")
+    if name not in environments:
+        raise TargetError(f"environment {seen[-1]!r} in {source} extends unknown environment {name!r}")
+    table = dict(environments[name])
+    parent = table.pop("extends", None)
+    if parent is None:
+        return table
+    return _merge(_resolve(environments, parent, source, seen + (name,)), table)
+
+
+def _merge(base: dict, over: dict) -> dict:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _apply_overrides(values: dict, environ: Mapping[str, str]) -> dict:
+    """``SMOKE_PORTS_BACKEND=3002`` replaces ports.backend; TOML syntax for lists and booleans."""
+    values = dict(values)
+    for key, value in list(values.items()):
+        if isinstance(value, dict):
+            values[key] = {
+                inner: _parse_override(environ[var])
+                if (var := f"{ENV_PREFIX}{key}_{inner}".upper()) in environ
+                else inner_value
+                for inner, inner_value in value.items()
+            }
+        elif (var := f"{ENV_PREFIX}{key}".upper()) in environ:
+            values[key] = _parse_override(environ[var])
+    return values
+
+
+def _parse_override(text: str):
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        return text  # a bare word or URL: pydantic decides whether a string fits the key
+
+
+def _first_problem(error: ValidationError) -> str:
+    problem = error.errors()[0]
+    where = ".".join(str(part) for part in problem["loc"]) or "file"
+    message = problem["msg"].removeprefix("Value error, ")
+    if problem["type"] == "missing":
+        return f"{where}: missing (add it to the environment or to [defaults])"
+    if problem["type"] == "extra_forbidden":
+        return f"{where}: unknown key (typo?)"
+    return f"{where}: {message} (got {problem.get('input')!r})"

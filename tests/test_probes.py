@@ -1,0 +1,112 @@
+"""Unit tests of the plain probes: error-page classifier, page reading, health parsing, HTTP client."""
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from smoke.probes.health import DatabaseReadiness, DatabaseStatus, Liveness
+from smoke.probes.http import Answer, Client, NoAnswer, Timings
+from smoke.probes.pages import Page, api_bases_in, classify
+
+PAGES = Path(__file__).parent.parent / "fixtures" / "pages"
+WELCOME = "CareConnect System - Welcome"
+
+
+def answer(status: int, body: str, **headers: str) -> Answer:
+    headers.setdefault("content-type", "text/html; charset=UTF-8")
+    return Answer("GET", "https://care2connects.org/", status, httpx.Headers(
+        {key.replace("_", "-"): value for key, value in headers.items()}), body.encode(), Timings(total_ms=5))
+
+
+def test_cloudflare_1033_is_named_with_its_ray():
+    page = classify(answer(530, (PAGES / "cloudflare-1033.html").read_text(), server="cloudflare"))
+    assert (page.kind, page.code, page.status) == ("cloudflare", "1033", 530)
+    assert page.ray == "8f3a1c2b4d5e6f70"
+    assert "Cloudflare Tunnel error" in page.summary and "cloudflared" in page.fix
+
+
+def test_cloudflare_502_names_the_failing_hop():
+    page = classify(answer(502, (PAGES / "cloudflare-502.html").read_text(), server="cloudflare",
+                           cf_ray="8f3a0b1c2d3e4f50-LAX"))
+    assert (page.code, page.failing_hop, page.ray) == ("502", "Host", "8f3a0b1c2d3e4f50-LAX")
+    assert "Bad gateway" in page.describe() and "127.0.0.1" in page.fix
+
+
+def test_bare_edge_5xx_without_details_is_still_an_edge_error():
+    page = classify(answer(524, "", server="cloudflare"))
+    assert (page.kind, page.code) == ("cloudflare", "524")
+
+
+def test_digits_in_a_healthy_page_are_not_an_error():
+    html = '<title>CareConnect</title><script src="/_next/static/chunks/502-1033a530.js"></script> 502 1033'
+    assert classify(answer(200, html, server="cloudflare", cf_ray="abc")) is None
+    assert classify(answer(200, html)) is None
+
+
+def test_origin_5xx_without_the_edge_is_not_a_cloudflare_page():
+    assert classify(answer(502, "<h1>502 Bad Gateway</h1>")) is None
+
+
+def test_proxy_invalid_hostname_and_backend_welcome_on_the_site():
+    assert classify(answer(404, "Invalid hostname: care2connects.org", content_type="text/plain")).kind == \
+        "invalid-hostname"
+    welcome = f"<html><head><title>{WELCOME}</title></head><body>Welcome</body></html>"
+    assert classify(answer(200, welcome), WELCOME).kind == "backend-welcome"
+    assert classify(answer(200, welcome)) is None
+
+
+def test_page_reads_title_headings_assets_and_buttons():
+    page = Page.parse(
+        '<html><head><title>T</title><link rel="stylesheet" href="/_next/static/css/a.css"></head>'
+        '<body><h1>Before We Begin</h1><input id="consent" type="checkbox">'
+        '<button disabled>Continue to Recording</button><script src="/_next/static/chunks/b.js"></script></body></html>'
+    )
+    assert page.title == "T" and page.h1 == ["Before We Begin"]
+    assert page.assets == ["/_next/static/chunks/b.js", "/_next/static/css/a.css"]
+    assert page.by_id("consent") is not None
+    assert page.button("Continue to Recording").has_attr("disabled")
+
+
+@pytest.mark.parametrize(
+    ("script", "site", "expected"),
+    [
+        ('const b = h === "localhost" ? "http://localhost:3003" : "https://api.care2connects.org"',
+         "http://localhost:3000", {"http://localhost:3003"}),
+        ('fetch("https://api.care2connect.org/api/story/start"); "https://reactjs.org/docs/error-decoder.html"',
+         "https://care2connects.org", {"https://api.care2connect.org"}),
+        ('"https://care2connects.org/profile"', "https://care2connects.org", set()),
+        ('fetch("/api/story/start")', "http://localhost:3000", set()),
+    ],
+)
+def test_api_bases_in_page_code(script, site, expected):
+    assert api_bases_in(script, site) == expected
+
+
+def test_health_readers_take_only_what_decides():
+    assert Liveness.read({"status": "alive", "service": "backend", "port": "3001"}).alive
+    assert not Liveness.read("not json").alive
+    assert DatabaseReadiness.read({"ready": True, "databaseUrl": "configured"}).ok
+    assert not DatabaseReadiness.read({"ready": True, "databaseUrl": "missing"}).ok
+    degraded = DatabaseStatus.read({"ok": True, "status": "degraded", "services": {"db": {"ok": False}}})
+    assert not degraded.db_ok and not degraded.real
+    assert DatabaseStatus.read({"services": {"db": {"ok": True, "detail": "FileStore mode (no DATABASE_URL)"}}}).file_store
+
+
+def test_refused_is_retried_once_and_named(unused_port):
+    client = Client(connect=1, read=1, retry_delay=0)
+    with pytest.raises(NoAnswer) as failure:
+        client.get(f"http://127.0.0.1:{unused_port}/health/live")
+    assert failure.value.kind == "refused" and failure.value.attempts == 2
+    assert "connection refused" in str(failure.value)
+
+
+def test_a_hung_origin_costs_one_timeout(hung_listener):
+    client = Client(connect=1, read=0.5, retry_delay=0)
+    url = f"http://127.0.0.1:{hung_listener}"
+    with pytest.raises(NoAnswer) as first:
+        client.get(url + "/")
+    assert first.value.kind == "timeout" and first.value.attempts == 1 and "timed out after 0.5 s" in str(first.value)
+    with pytest.raises(NoAnswer) as second:
+        client.get(url + "/health/live")
+    assert second.value.seconds == 0 and "already timed out" in str(second.value)
