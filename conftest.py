@@ -1,3 +1,8 @@
-"""The suite's plugin: options (--env, --env-file, --allow-writes), markers, skips, report."""
+"""The suite's plugin (smoke/plugin.py) is loaded by the package's pytest11 entry point."""
 
-pytest_plugins = ["smoke.plugin"]
+import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.pluginmanager.has_plugin("care2_smoke"):
+        raise pytest.UsageError("the suite is not installed in this Python: run scripts/setup (or pip install -e .)")

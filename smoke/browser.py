@@ -31,37 +31,35 @@ class NoBrowser(Exception):
     """No Chromium on this machine; the message says how to get one."""
 
 
-def find_chromium() -> Path:
-    """The Chromium executable to launch."""
+def find_chromium(playwright_own: str | None = None) -> Path:
+    """The Chromium executable to launch; ``playwright_own`` is where Playwright keeps its build."""
     chosen = os.environ.get("SMOKE_CHROMIUM")
     if chosen:
         if Path(chosen).is_file():
             return Path(chosen)
         raise NoBrowser(f"SMOKE_CHROMIUM={chosen} does not exist; {INSTALL_HINT}")
-    own = _playwright_chromium()
-    if own is not None:
-        return own
+    if playwright_own and Path(playwright_own).is_file():
+        return Path(playwright_own)
     for candidate in [*SYSTEM_CANDIDATES, shutil.which("chromium"), shutil.which("chrome")]:
         if candidate and Path(candidate).is_file():
             return Path(candidate)
     raise NoBrowser(INSTALL_HINT)
 
 
-def _playwright_chromium() -> Path | None:
-    """The Chromium build `playwright install` put on this machine, if it did."""
+def _playwright_chromium() -> str | None:
+    """Where `playwright install` puts its Chromium (it may not have)."""
     try:
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as playwright:
-            path = Path(playwright.chromium.executable_path)
+            return playwright.chromium.executable_path
     except Exception:  # playwright missing or its driver broken: fall back to the system's browser
         return None
-    return path if path.is_file() else None
 
 
 if __name__ == "__main__":
     try:
-        print(find_chromium())
+        print(find_chromium(_playwright_chromium()))
     except NoBrowser as error:
         print(error, file=sys.stderr)
         sys.exit(1)

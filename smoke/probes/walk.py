@@ -1,0 +1,215 @@
+"""The Tell Your Story walk, step by step, as the presenter does it in Chromium.
+
+Each step proves itself with what a person would see; a failed step raises ``WalkFailed`` naming
+the step, what the page showed, and the request behind it (method, URL, status, body).
+
+>>> walk = StoryWalk(page, target)          # doctest: +SKIP
+>>> walk.run(submit=False)                  # doctest: +SKIP
+'consent and a 2 s recording work; stopped before submitting'
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import expect
+
+from ..target import Target
+from .traffic import Traffic, is_forbidden
+
+MIC_TOAST = "Could not access microphone"
+PROFILE_PATH = re.compile(r"/profile/([^/?#]+)")
+PERCENT = re.compile(r"(\d{1,3})% complete")
+
+
+class WalkFailed(Exception):
+    """The walk stopped; the message is what the presenter needs to know."""
+
+
+class StoryWalk:
+    def __init__(self, page, target: Target):
+        self.page, self.target = page, target
+        self.traffic = Traffic.attach(page)
+        self.shots: list[tuple[str, bytes]] = []
+        self.blocked: list[str] = []
+        self.progress: list[int] = []
+        self.step_ms = target.budgets.browser_step * 1000
+        page.set_default_timeout(self.step_ms)
+        page.route("**/*", self._mark_as_test)
+
+    def _mark_as_test(self, route) -> None:
+        """Our traffic carries the test header; routes that can harm the target are never called."""
+        url = route.request.url
+        if is_forbidden(url):
+            self.blocked.append(url)
+            route.abort()
+            return
+        if urlsplit(url).hostname in (urlsplit(self.target.site_url).hostname, urlsplit(self.target.api_url).hostname):
+            route.continue_(headers={**route.request.headers, "x-c2c-test": "1"})
+        else:
+            route.continue_()
+
+    def run(self, submit: bool) -> str:
+        self.home()
+        self.consent()
+        seconds = self.record()
+        if not submit:
+            return f"home, consent and a {seconds:.0f} s recording work; stopped before submitting (no writes here)"
+        self.submit_and_process()
+        ticket, name = self.profile()
+        return (f"home, consent, {seconds:.0f} s recording, processing {self.progress[0] if self.progress else 0}"
+                f"% -> 100%, profile {name!r} for ticket {ticket}")
+
+    @contextmanager
+    def step(self, name: str, fix: str = ""):
+        try:
+            yield
+        except (AssertionError, PlaywrightError) as error:
+            self.shoot(f"{name} (failed)")
+            raise WalkFailed(self.explain(name, error, fix)) from None
+        self.shoot(name)
+
+    def shoot(self, caption: str) -> None:
+        try:
+            self.shots.append((caption, self.page.screenshot(type="png")))
+        except PlaywrightError:  # the page is gone; the message still says why
+            pass
+
+    def home(self) -> None:
+        expect_ = self.target.expect
+        with self.step("1. Home page", "check the site: the reachability checks above say more"):
+            self.page.goto(self.target.site("/"), wait_until="domcontentloaded")
+            expect(self.page).to_have_title(expect_.title)
+            expect(self.page.locator("h1").first).to_have_text(expect_.home_h1)
+            self.page.locator(f'a[href="{expect_.story_link}"]').first.click()
+            expect(self.page).to_have_url(re.compile(re.escape(expect_.story_link)))
+
+    def consent(self) -> None:
+        expect_ = self.target.expect
+        with self.step("2. Consent"):
+            expect(self.page.locator("h1").first).to_have_text(expect_.consent_h1)
+            button = self.page.get_by_role("button", name=expect_.continue_button)
+            expect(button).to_be_disabled()
+            self.page.locator("#consent").check()
+            expect(button).to_be_enabled()
+            self.page.locator("#name").fill("Smoke Test")
+            self.page.locator("#location").fill("Test City, TS")
+            button.click()
+
+    def record(self) -> float:
+        with self.step("3. Recording", "allow the microphone: the page's Permissions-Policy must not say microphone=()"):
+            expect(self.page.locator("h1").first).to_have_text("Tell Your Story")
+            expect(self.page.get_by_text("Ready to record")).to_be_visible()
+            self.page.get_by_role("button", name="Start Recording").click()
+            started = self.page.get_by_text("Recording...", exact=True).or_(self.page.get_by_text(MIC_TOAST))
+            expect(started.first).to_be_visible()
+            if self.page.get_by_text(MIC_TOAST).count():
+                raise AssertionError("the page says: Could not access microphone. Please check permissions.")
+            began = time.monotonic()
+            self.page.wait_for_timeout(self.target.budgets.recording * 1000)
+            self.page.get_by_role("button", name="Stop").click()
+            expect(self.page.get_by_text("Recording Complete ✓")).to_be_visible()
+            return time.monotonic() - began
+
+    def submit_and_process(self) -> None:
+        budget = self.target.budgets.processing
+        with self.step("4. Submit and processing", "see the request above; the backend's logs say more"):
+            self.page.get_by_role("button", name="Create My Profile & Documents").click()
+            expect(self.page.get_by_role("heading", name="Processing Your Story")).to_be_visible()
+            done = self.page.get_by_text("All done!")
+            deadline = time.monotonic() + budget
+            while not done.is_visible():
+                self._note_progress()
+                if self._submit_failed() or time.monotonic() > deadline:
+                    raise AssertionError(self._processing_state(budget))
+                self.page.wait_for_timeout(250)
+            self._note_progress()
+
+    def profile(self) -> tuple[str, str]:
+        with self.step("5. Profile page", "the profile of the new ticket cannot be shown: check /api/tickets on the backend"):
+            self.page.wait_for_url(PROFILE_PATH)
+            ticket = PROFILE_PATH.search(self.page.url).group(1)
+            expect(self.page.get_by_role("heading", name="Support This Profile")).to_be_visible()
+            name = self.page.locator("h1").first.inner_text().strip()
+            if name not in ("Smoke Test", "Anonymous Profile"):
+                raise AssertionError(f"profile heading is {name!r}, expected 'Smoke Test' or 'Anonymous Profile'")
+            if self.page.get_by_text("Profile not found").count():
+                raise AssertionError(f"the page says 'Profile not found' for ticket {ticket}")
+        return ticket, name
+
+    def _note_progress(self) -> None:
+        text = self.page.get_by_text(PERCENT).first
+        if text.count():
+            found = PERCENT.search(text.inner_text())
+            if found and (not self.progress or int(found.group(1)) != self.progress[-1]):
+                self.progress.append(int(found.group(1)))
+
+    def _submit_failed(self) -> bool:
+        return bool(self.page.get_by_text(re.compile(r"(Failed to process|Processing failed)")).count())
+
+    def _processing_state(self, budget: float) -> str:
+        last = self.traffic.last("/status")
+        body = last.json() if last else None
+        if isinstance(body, dict):
+            seen = f"last status {body.get('status')!r} at {body.get('progress')}%"
+        else:
+            seen = "no status answer seen"
+        if self._submit_failed():
+            return f"the page reports a failure ({seen})"
+        return f"processing stuck: {seen}; waited {budget:g} s for 'All done!' (progress seen: {self.progress})"
+
+    def explain(self, step: str, error: Exception, fix: str) -> str:
+        """The failed step, what the page shows, and the requests behind it."""
+        lines = [f"The walk failed at step {step!r}: {_first_line(error)}"]
+        shown = self._page_says()
+        if shown:
+            lines.append(f"  page shows: {shown}")
+        lines += [f"  {line}" for line in self._diagnosis()]
+        if fix:
+            lines.append(f"  fix: {fix}")
+        return "\n".join(lines)
+
+    def _page_says(self) -> str:
+        try:
+            notes = self.page.locator("[role=status], [role=alert], [aria-live] > *").all_inner_texts()
+        except PlaywrightError:
+            return ""
+        return " | ".join(" ".join(note.split()) for note in notes if note.strip())
+
+    def _diagnosis(self) -> list[str]:
+        target, lines = self.target, []
+        api_paths = ("/api/story", "/api/tickets")
+        api_calls = [e for e in self.traffic.exchanges if any(p in e.url for p in api_paths)]
+        for call in api_calls:
+            if not call.url.startswith(target.api_origin):
+                lines.append(f"the page called {call.url} but the configured API is {target.api_url} "
+                             f"(port {target.ports.backend}): fix the page's API base / NEXT_PUBLIC_API_URL")
+                break
+        cors = [text for text in self.traffic.console_errors if "CORS" in text]
+        if cors:
+            lines.append(f"CORS refused for origin {target.site_origin}: {cors[0][:300]} "
+                         f"(fix: add {target.site_origin} to the backend's CORS allow-list)")
+        for call in api_calls:
+            if call.status is None or call.status >= 400:
+                lines.append(f"request: {call.describe()}")
+        for asset in self.traffic.calls("/_next/static/"):
+            if asset.status is None or asset.status >= 400:
+                lines.append(f"static asset failed: {asset.describe()}")
+        policy = self.traffic.document_headers.get("permissions-policy", "")
+        if re.search(r"microphone=\(\s*\)", policy):
+            lines.append(f"microphone blocked by Permissions-Policy: {policy} "
+                         "(fix: allow microphone=(self) in the frontend's headers)")
+        if self.blocked:
+            lines.append(f"blocked on purpose (never called): {', '.join(self.blocked)}")
+        if self.traffic.console_errors:
+            lines.append(f"console errors: {' | '.join(e[:200] for e in self.traffic.console_errors[:5])}")
+        return lines
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
