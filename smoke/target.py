@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 BUNDLED_FILE = Path(__file__).with_name("environments.toml")
 ENV_PREFIX = "SMOKE_"
@@ -49,6 +49,7 @@ class Paths(_Section):
     api_status: str
     story_page: str
     papi_probe: str
+    rewrite_probe: str
 
 
 class Expect(_Section):
@@ -78,6 +79,17 @@ class PM2(_Section):
     min_uptime: Seconds
     max_restarts: Annotated[int, Field(ge=0)]
     apps: dict[str, str]
+    timeout: Seconds = 15.0
+    optional: list[str] = []
+
+    @field_validator("optional")
+    @classmethod
+    def _optional_roles_known(cls, optional: list[str], info: ValidationInfo) -> list[str]:
+        roles = info.data.get("apps", {})
+        unknown = [role for role in optional if role not in roles]
+        if unknown:
+            raise ValueError(f"names roles not in pm2.apps: {', '.join(unknown)} (roles: {', '.join(roles)})")
+        return optional
 
 
 class Tunnel(_Section):
@@ -89,6 +101,35 @@ class Tunnel(_Section):
     ha_connections: Annotated[int, Field(ge=1)]
 
 
+class TLS(_Section):
+    warn_days: Annotated[float, Field(ge=0)]
+    fail_days: Annotated[float, Field(ge=0)]
+    ca_file: str
+
+
+class Runner(_Section):
+    reference_url: str
+
+    @field_validator("reference_url")
+    @classmethod
+    def _empty_or_http_url(cls, url: str) -> str:
+        return url and _absolute_http_url(url)
+
+
+class Alerts(_Section):
+    after_failures: Annotated[int, Field(ge=1)]
+    on_recovery: bool
+    state_file: str
+
+
+class AppConfig(_Section):
+    """The app's own files that name its ports; "" = not compared."""
+
+    backend_env: str = ""
+    ecosystem: str = ""
+    frontend_env: str = ""
+
+
 class Target(_Section):
     name: str
     kind: Literal["local", "production"]
@@ -97,30 +138,40 @@ class Target(_Section):
     host_checks: bool
     allow_writes: bool
     secrets: list[str]
+    chromium_args: list[str]
     ports: Ports
     paths: Paths
     expect: Expect
     budgets: Budgets
     pm2: PM2
     tunnel: Tunnel
+    app_config: AppConfig = AppConfig()
+    tls: TLS
+    runner: Runner
+    alerts: Alerts
 
     @field_validator("site_url", "api_url")
     @classmethod
     def _absolute_http_url(cls, url: str) -> str:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{url!r} is not an absolute http(s) URL (e.g. http://localhost:3000)")
-        try:
-            parts.port
-        except ValueError:
-            raise ValueError(f"{url!r} has a port out of range (1-65535)") from None
-        return url.rstrip("/")
+        return _absolute_http_url(url)
 
     def site(self, path: str = "/") -> str:
         return self.site_url + path
 
     def api(self, path: str = "/") -> str:
         return self.api_url + path
+
+    def service_port(self, role: str) -> int | None:
+        """The configured port of a role (0: the role has no service here); ``None`` for roles without a port."""
+        return {"frontend": self.ports.frontend, "backend": self.ports.backend, "proxy": self.ports.proxy}.get(role)
+
+    @property
+    def required_apps(self) -> dict[str, str]:
+        """Role -> PM2 app name of every app that must run under PM2 (not optional, not switched off by port 0)."""
+        return {
+            role: name for role, name in self.pm2.apps.items()
+            if role not in self.pm2.optional and self.service_port(role) != 0
+        }
 
     @property
     def site_origin(self) -> str:
@@ -129,6 +180,17 @@ class Target(_Section):
     @property
     def api_origin(self) -> str:
         return _origin(self.api_url)
+
+
+def _absolute_http_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not an absolute http(s) URL (e.g. http://localhost:3000)")
+    try:
+        parts.port  # noqa: B018 (urlsplit checks the range only when the port is read)
+    except ValueError:
+        raise ValueError(f"{url!r} has a port out of range (1-65535)") from None
+    return url.rstrip("/")
 
 
 def _origin(url: str) -> str:

@@ -6,18 +6,12 @@ with --env-file), and reads the JUnit file: which checks failed, what they said,
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from fixtures.stage import Stage
 
-ROOT = Path(__file__).parent.parent
 HTTP_CHECKS = {"site_reachable", "tell_your_story_page", "api_health", "database", "frontend_to_backend",
                "no_error_pages"}
 
@@ -68,39 +62,10 @@ CASES = [
 ]
 
 
-@dataclass
-class Run:
-    outcomes: dict[str, tuple[str, str]]  # check -> (state, message)
-    seconds: float
-    output: str
-
-    def red(self) -> set[str]:
-        return {name for name, (state, _) in self.outcomes.items() if state in ("failed", "error")}
-
-
-def run_predemo(env_file: Path, view: str, tmp_path: Path, marks: str = "predemo and not browser") -> Run:
-    junit = tmp_path / f"junit-{view}.xml"
-    command = [sys.executable, "-m", "pytest", "-m", marks, f"--env-file={env_file}", "--env", view,
-               f"--junitxml={junit}", "-p", "no:cacheprovider", "-q"]
-    started = time.monotonic()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    seconds = time.monotonic() - started
-    outcomes = {}
-    for testcase in ElementTree.parse(junit).getroot().iter("testcase"):
-        name = testcase.get("name").split("[")[0].removeprefix("test_")
-        state, message = "passed", ""
-        for child in testcase:
-            if child.tag in ("failure", "error", "skipped"):
-                state = {"failure": "failed"}.get(child.tag, child.tag)
-                message = (child.get("message") or "") + "\n" + (child.text or "")
-        outcomes[name] = (state, message)
-    return Run(outcomes, seconds, done.stdout + done.stderr)
-
-
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.fault or 'healthy'}-{c.view}")
-def test_predemo_against_the_stage(case: Case, tmp_path):
+def test_predemo_against_the_stage(case: Case, tmp_path, run_predemo):
     with Stage(faults={case.fault} if case.fault else set(), workdir=tmp_path / "stage") as stage:
-        run = run_predemo(stage.env_file, case.view, tmp_path)
+        run = run_predemo(stage.env_file, case.view)
         ports = {"fe": stage.ports["frontend"], "be": stage.ports["backend"]}
     http_red = run.red() & HTTP_CHECKS
     assert http_red == case.red, f"expected red {sorted(case.red)}, got {sorted(http_red)}\n{run.output}"

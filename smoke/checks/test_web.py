@@ -135,7 +135,7 @@ def test_database(target, check):
 
 def test_frontend_to_backend(target, check, http):
     """(5) Frontend to backend: the rewrite, CORS and the /papi proxy reach the API the page uses."""
-    rewrite_url = target.site("/api" + target.paths.api_live)
+    rewrite_url = target.site(target.paths.rewrite_probe)
     rewrite = check.get(rewrite_url, "Frontend /api rewrite", start_frontend(target))
     check.that(
         rewrite.header("x-care2-origin") == "backend" and rewrite.status < 500, "Frontend /api rewrite",

@@ -82,44 +82,49 @@ class StoryWalk:
     def home(self) -> None:
         expect_ = self.target.expect
         with self.step("1. Home page", "check the site: the reachability checks above say more"):
-            self.page.goto(self.target.site("/"), wait_until="domcontentloaded")
-            expect(self.page).to_have_title(expect_.title)
-            expect(self.page.locator("h1").first).to_have_text(expect_.home_h1)
+            self.page.goto(self.target.site("/"), wait_until="load")
+            if self._failed_assets():
+                raise AssertionError("the page's scripts or styles did not load (a blank or dead page for a person)")
+            expect(self.page, f"page title {expect_.title!r}").to_have_title(expect_.title)
+            expect(self.page.locator("h1").first, f"heading {expect_.home_h1!r}").to_have_text(expect_.home_h1)
             self.page.locator(f'a[href="{expect_.story_link}"]').first.click()
-            expect(self.page).to_have_url(re.compile(re.escape(expect_.story_link)))
+            expect(self.page, f"the demo page {expect_.story_link}").to_have_url(re.compile(re.escape(expect_.story_link)))
 
     def consent(self) -> None:
         expect_ = self.target.expect
         with self.step("2. Consent"):
-            expect(self.page.locator("h1").first).to_have_text(expect_.consent_h1)
+            expect(self.page.locator("h1").first, f"heading {expect_.consent_h1!r}").to_have_text(expect_.consent_h1)
             button = self.page.get_by_role("button", name=expect_.continue_button)
-            expect(button).to_be_disabled()
+            expect(button, f"{expect_.continue_button!r} disabled before consent").to_be_disabled()
             self.page.locator("#consent").check()
-            expect(button).to_be_enabled()
+            expect(button, f"{expect_.continue_button!r} enabled after consent").to_be_enabled()
             self.page.locator("#name").fill("Smoke Test")
             self.page.locator("#location").fill("Test City, TS")
             button.click()
 
     def record(self) -> float:
         with self.step("3. Recording", "allow the microphone: the page's Permissions-Policy must not say microphone=()"):
-            expect(self.page.locator("h1").first).to_have_text("Tell Your Story")
-            expect(self.page.get_by_text("Ready to record")).to_be_visible()
+            expect(self.page.locator("h1").first, "heading 'Tell Your Story'").to_have_text("Tell Your Story")
+            expect(self.page.get_by_text("Ready to record"), "status 'Ready to record'").to_be_visible()
             self.page.get_by_role("button", name="Start Recording").click()
             started = self.page.get_by_text("Recording...", exact=True).or_(self.page.get_by_text(MIC_TOAST))
-            expect(started.first).to_be_visible()
+            expect(started.first, "status 'Recording...'").to_be_visible()
             if self.page.get_by_text(MIC_TOAST).count():
                 raise AssertionError("the page says: Could not access microphone. Please check permissions.")
             began = time.monotonic()
             self.page.wait_for_timeout(self.target.budgets.recording * 1000)
             self.page.get_by_role("button", name="Stop").click()
-            expect(self.page.get_by_text("Recording Complete ✓")).to_be_visible()
+            expect(self.page.get_by_text("Recording Complete ✓"), "status 'Recording Complete ✓'").to_be_visible()
             return time.monotonic() - began
 
     def submit_and_process(self) -> None:
         budget = self.target.budgets.processing
         with self.step("4. Submit and processing", "see the request above; the backend's logs say more"):
             self.page.get_by_role("button", name="Create My Profile & Documents").click()
-            expect(self.page.get_by_role("heading", name="Processing Your Story")).to_be_visible()
+            processing = self.page.get_by_role("heading", name="Processing Your Story")
+            expect(processing.or_(self.failure_toast).first, "'Processing Your Story'").to_be_visible()
+            if said := self.failure_toast.all_inner_texts():
+                raise AssertionError(f"the page says: {said[0]}")
             done = self.page.get_by_text("All done!")
             deadline = time.monotonic() + budget
             while not done.is_visible():
@@ -133,7 +138,7 @@ class StoryWalk:
         with self.step("5. Profile page", "the profile of the new ticket cannot be shown: check /api/tickets on the backend"):
             self.page.wait_for_url(PROFILE_PATH)
             ticket = PROFILE_PATH.search(self.page.url).group(1)
-            expect(self.page.get_by_role("heading", name="Support This Profile")).to_be_visible()
+            expect(self.page.get_by_role("heading", name="Support This Profile"), "heading 'Support This Profile'").to_be_visible()
             name = self.page.locator("h1").first.inner_text().strip()
             if name not in ("Smoke Test", "Anonymous Profile"):
                 raise AssertionError(f"profile heading is {name!r}, expected 'Smoke Test' or 'Anonymous Profile'")
@@ -142,14 +147,18 @@ class StoryWalk:
         return ticket, name
 
     def _note_progress(self) -> None:
-        text = self.page.get_by_text(PERCENT).first
-        if text.count():
-            found = PERCENT.search(text.inner_text())
+        # all_inner_texts() does not wait: the overlay may vanish at any moment (failure, redirect)
+        for text in self.page.get_by_text(PERCENT).all_inner_texts():
+            found = PERCENT.search(text)
             if found and (not self.progress or int(found.group(1)) != self.progress[-1]):
                 self.progress.append(int(found.group(1)))
 
+    @property
+    def failure_toast(self):
+        return self.page.get_by_text(re.compile(r"(Failed to process your story|Processing failed)"))
+
     def _submit_failed(self) -> bool:
-        return bool(self.page.get_by_text(re.compile(r"(Failed to process|Processing failed)")).count())
+        return bool(self.failure_toast.count())
 
     def _processing_state(self, budget: float) -> str:
         last = self.traffic.last("/status")
@@ -172,6 +181,10 @@ class StoryWalk:
         if fix:
             lines.append(f"  fix: {fix}")
         return "\n".join(lines)
+
+    def _failed_assets(self) -> list[str]:
+        failed = [a.describe() for a in self.traffic.calls("/_next/static/") if a.status is None or a.status >= 400]
+        return list(dict.fromkeys(failed))
 
     def _page_says(self) -> str:
         try:
@@ -196,9 +209,7 @@ class StoryWalk:
         for call in api_calls:
             if call.status is None or call.status >= 400:
                 lines.append(f"request: {call.describe()}")
-        for asset in self.traffic.calls("/_next/static/"):
-            if asset.status is None or asset.status >= 400:
-                lines.append(f"static asset failed: {asset.describe()}")
+        lines += [f"static asset failed: {line}" for line in self._failed_assets()]
         policy = self.traffic.document_headers.get("permissions-policy", "")
         if re.search(r"microphone=\(\s*\)", policy):
             lines.append(f"microphone blocked by Permissions-Policy: {policy} "
