@@ -1,8 +1,20 @@
-"""Helpers for the suite's own tests: free ports and misbehaving listeners on loopback."""
+"""Helpers for the suite's own tests: the suite run as a user runs it, free ports, misbehaving listeners."""
 
+import os
 import socket
+import subprocess
+import sys
+import threading
+import time
+import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+
+from smoke.verdict import Verdict, from_json
 
 
 @pytest.fixture
@@ -20,3 +32,84 @@ def hung_listener():
         sock.bind(("127.0.0.1", 0))
         sock.listen(16)
         yield sock.getsockname()[1]
+
+
+@pytest.fixture
+def recorder():
+    """A loopback HTTP server that answers 200 to everything and keeps each request (a webhook receiver).
+
+    ``recorder.url`` is its base URL; ``recorder.requests`` the requests seen, each with method, path,
+    headers and body.
+    """
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _record(self):
+            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            seen.append(SimpleNamespace(method=self.command, path=self.path, headers=self.headers, body=body))
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        do_GET = do_POST = do_PUT = do_OPTIONS = _record
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}", requests=seen)
+    server.shutdown()
+    server.server_close()
+
+
+ROOT = Path(__file__).parent.parent
+
+
+@dataclass
+class Run:
+    """One run of the suite: each check's state and message, the wall time, what it printed."""
+
+    outcomes: dict[str, tuple[str, str]]  # check name without "test_" -> (passed|failed|error|skipped, message)
+    seconds: float
+    output: str
+    reports: Path
+
+    def red(self) -> set[str]:
+        return {name for name, (state, _) in self.outcomes.items() if state in ("failed", "error")}
+
+    def message(self, check: str) -> str:
+        return self.outcomes[check][1]
+
+    @property
+    def verdict(self) -> Verdict:
+        """The verdict the run wrote for the steps after it (reports/verdict.json)."""
+        return from_json((self.reports / "verdict.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def run_predemo(tmp_path):
+    """Run ``pytest -m <marks>`` as a user would, against an env file, reports kept in tmp_path."""
+
+    def run(env_file: Path, view: str, marks: str = "predemo and not browser", *extra: str) -> Run:
+        reports = tmp_path / f"reports-{view}"
+        junit = tmp_path / f"junit-{view}.xml"
+        command = [sys.executable, "-m", "pytest", "-m", marks, f"--env-file={env_file}", "--env", view,
+                   f"--junitxml={junit}", "-p", "no:cacheprovider", "-q", *extra]
+        started = time.monotonic()
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180,
+                              env={**os.environ, "SMOKE_REPORTS_DIR": str(reports)})
+        seconds = time.monotonic() - started
+        outcomes = {}
+        for testcase in ElementTree.parse(junit).getroot().iter("testcase"):
+            name = testcase.get("name").split("[")[0].removeprefix("test_")
+            state, message = "passed", ""
+            for child in testcase:
+                if child.tag in ("failure", "error", "skipped"):
+                    state = {"failure": "failed"}.get(child.tag, child.tag)
+                    message = (child.get("message") or "") + "\n" + (child.text or "")
+            outcomes[name] = (state, message)
+        return Run(outcomes, seconds, done.stdout + done.stderr, reports)
+
+    return run
