@@ -7,8 +7,7 @@
 
 Only network-class failures (refused, reset, connect timeout) are retried, once; an HTTP answer
 is never retried away, whatever its status. A server that accepted and then said nothing is not
-retried either, and later requests to the same origin fail at once instead of waiting again, so
-a hung target costs one timeout per origin rather than one per check.
+retried either: waiting twice for a hung server only doubles the time to the verdict.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -117,7 +115,6 @@ class Client:
             verify=verify,
         )
         self._memo: dict[tuple, Answer | NoAnswer] = {}
-        self._hung_origins: dict[str, NoAnswer] = {}
 
     def close(self) -> None:
         self._client.close()
@@ -136,10 +133,6 @@ class Client:
         return outcome
 
     def request(self, method: str, url: str, headers: dict[str, str] | None = None, **kwargs) -> Answer:
-        origin = _origin(url)
-        if origin in self._hung_origins:
-            earlier = self._hung_origins[origin]
-            raise NoAnswer(method, url, f"not asked: {earlier.url} already {earlier.reason}", 0.0, 0, "timeout")
         failure: NoAnswer | None = None
         for attempt in (1, 2):
             if attempt == 2:
@@ -154,8 +147,6 @@ class Client:
                 if error.kind not in ("refused", "reset", "connect-timeout"):
                     break
         assert failure is not None
-        if failure.kind == "timeout":
-            self._hung_origins[origin] = failure
         raise failure
 
     def _once(self, method: str, url: str, headers, kwargs) -> Answer:
@@ -195,11 +186,6 @@ class Client:
 def _span(marks: dict[str, float], phase: str) -> float | None:
     started, complete = marks.get(f"{phase}.started"), marks.get(f"{phase}.complete")
     return None if started is None or complete is None else complete - started
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _no_answer(method: str, url: str, error: httpx.HTTPError, seconds: float, client: Client) -> NoAnswer:
