@@ -1,0 +1,209 @@
+"""What PM2 says about the apps (``pm2 jlist``), and whether the processes it names are real.
+
+"online" only means PM2 spawned the app once. PM2 shows memory 0 when it cannot read the
+process's usage, so online with 0 b, with pid 0 or with a dead pid is the zombie signature.
+
+>>> listing = parse_jlist('[{"name": "careconnect-backend-prod", "pm_id": 0, "pid": 0,'
+...                       ' "pm2_env": {"status": "stopped"}, "monit": {"memory": 0, "cpu": 0}}]')
+>>> listing.app("careconnect-backend-prod").status
+'stopped'
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psutil
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+DAEMON_STARTED = "Spawning PM2 daemon"
+
+
+class PM2Error(Exception):
+    """PM2 could not be read. ``str()`` says why in one line; ``fix`` says what to run."""
+
+    def __init__(self, problem: str, fix: str):
+        super().__init__(problem)
+        self.fix = fix
+
+
+@dataclass(frozen=True)
+class App:
+    """One entry of ``pm2 jlist``."""
+
+    name: str
+    pm_id: int | None
+    pid: int  # 0: PM2 has no process for it
+    status: str  # online, stopped, errored, waiting restart, launching, stopping, one-launch-status
+    started_ms: int | None  # pm2_env.pm_uptime: when PM2 last (re)started it, ms since the epoch
+    restarts: int  # pm2_env.restart_time: every restart, by PM2 or by hand
+    unstable_restarts: int  # restarts after living less than PM2's own min_uptime
+    memory: int | None  # monit.memory, bytes; None when PM2 gave no figure
+    cpu: float | None
+    port: str = ""  # PORT in the environment PM2 started it with
+
+    @classmethod
+    def read(cls, entry: Mapping[str, Any]) -> App:
+        env = _mapping(entry.get("pm2_env"))
+        monit = _mapping(entry.get("monit"))
+        inner_env = _mapping(env.get("env"))
+        return cls(
+            name=str(entry.get("name") or env.get("name") or ""),
+            pm_id=_int(entry.get("pm_id", env.get("pm_id"))),
+            pid=_int(entry.get("pid")) or 0,
+            status=str(env.get("status") or "unknown"),
+            started_ms=_int(env.get("pm_uptime")),
+            restarts=_int(env.get("restart_time")) or 0,
+            unstable_restarts=_int(env.get("unstable_restarts")) or 0,
+            memory=_int(monit.get("memory")),
+            cpu=_float(monit.get("cpu")),
+            port=str(inner_env.get("PORT", env.get("PORT", "")) or ""),
+        )
+
+    @property
+    def online(self) -> bool:
+        return self.status == "online"
+
+    def uptime(self, now: float) -> float | None:
+        """Seconds since PM2 last (re)started it; ``now`` in seconds since the epoch."""
+        return None if self.started_ms is None else max(0.0, now - self.started_ms / 1000)
+
+    def process(self) -> psutil.Process | None:
+        """The live process behind ``pid``; ``None`` for pid 0, a dead pid or a zombie."""
+        if self.pid <= 0:
+            return None
+        try:
+            process = psutil.Process(self.pid)
+            zombie = process.status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:  # ZombieProcess is one too
+            return None
+        except psutil.AccessDenied:  # another user's process: it exists, its state is not ours to read
+            zombie = False
+        return None if zombie else process
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} (pm_id {self.pm_id if self.pm_id is not None else '?'}, pid {self.pid})"
+
+
+@dataclass(frozen=True)
+class Jlist:
+    """The apps PM2 listed, and what else it printed (warnings, a daemon it had to start)."""
+
+    apps: tuple[App, ...]
+    notes: tuple[str, ...] = ()
+    daemon_started: bool = False  # no daemon was running: pm2 started a new, empty one
+
+    def app(self, name: str) -> App | None:
+        return next((app for app in self.apps if app.name == name), None)
+
+    @property
+    def names(self) -> list[str]:
+        return [app.name for app in self.apps]
+
+
+def read_jlist(command: Sequence[str], timeout: float) -> Jlist:
+    """Run ``command`` (normally ``pm2 jlist``) and parse what it prints.
+
+    Like every pm2 command, ``pm2 jlist`` starts a daemon when none runs; ``daemon_started`` says so.
+    """
+    shown = " ".join(command)
+    executable = shutil.which(command[0])  # also finds pm2.cmd on Windows
+    if executable is None:
+        raise PM2Error(
+            f"PM2 is not installed here: {command[0]!r} is not on PATH (pm2.command = {list(command)})",
+            "install PM2 (npm install -g pm2), or set pm2.command in the environments file to the pm2 the app runs "
+            "under; if this environment does not use PM2, set [pm2.apps] to {}",
+        )
+    try:
+        done = subprocess.run(
+            [executable, *command[1:]], capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise PM2Error(
+            f"`{shown}` did not finish within {timeout:g} s: the PM2 daemon is not answering",
+            "run `pm2 ping`; if it hangs too, the daemon is stuck: `pm2 kill` then `pm2 resurrect` (restarts the apps)",
+        ) from None
+    except OSError as error:
+        raise PM2Error(
+            f"cannot run `{shown}`: {error.strerror or error}", "check pm2.command in the environments file"
+        ) from None
+    output = done.stdout.decode("utf-8", errors="replace")
+    if done.returncode != 0:
+        said = _last_line(done.stderr.decode("utf-8", errors="replace")) or _last_line(output) or "no output"
+        raise PM2Error(
+            f"`{shown}` failed with exit code {done.returncode}: {said}",
+            "run it by hand to see why; `pm2 ping` tells whether this user's PM2 daemon answers",
+        )
+    return parse_jlist(output, shown)
+
+
+def parse_jlist(output: str, source: str = "pm2 jlist") -> Jlist:
+    """The apps in ``pm2 jlist`` output, which may carry a banner and notices before the JSON.
+
+    Duplicate keys (PM2 flattens the app's environment into pm2_env: ``username`` next to
+    ``USERNAME``, or a variable named like one of PM2's fields) resolve as in JavaScript: the last
+    one counts, so the fields read here are what ``pm2 ls`` shows.
+    """
+    text = ANSI.sub("", output)
+    found = _json_list(text)
+    if found is None:
+        raise PM2Error(
+            f"`{source}` printed no JSON list of apps: {_excerpt(text) or 'nothing'}",
+            "run `pm2 jlist` by hand; a PM2 that prints something else is broken or is not PM2 (pm2 update)",
+        )
+    entries, start = found
+    if not all(isinstance(entry, dict) for entry in entries):
+        raise PM2Error(
+            f"`{source}` printed a list that is not of apps: {_excerpt(text[start:])}", "run `pm2 jlist` by hand"
+        )
+    before = text[:start]
+    notes = tuple(line.strip() for line in before.splitlines() if line.strip().startswith(("[PM2", ">>>>")))
+    return Jlist(tuple(App.read(entry) for entry in entries), notes, DAEMON_STARTED in before)
+
+
+def _json_list(text: str) -> tuple[list, int] | None:
+    """The JSON list that ends the output, and where it starts."""
+    decoder = json.JSONDecoder(object_pairs_hook=dict)  # dict(): a repeated key keeps its last value
+    for match in re.finditer(r"\[", text):
+        try:
+            value, end = decoder.raw_decode(text, match.start())
+        except ValueError:
+            continue
+        if isinstance(value, list) and not text[end:].strip():
+            return value, match.start()
+    return None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in ANSI.sub("", text).splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def _excerpt(text: str, limit: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
