@@ -1,0 +1,73 @@
+"""Ctrl-C in the middle of a run leaves nothing behind: no stage process, no Chromium, no PM2 daemon."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).parent.parent
+
+
+def descendants(process: psutil.Process) -> dict[int, float]:
+    """pid -> create_time of everything below ``process`` (so a reused pid is not mistaken for ours)."""
+    found = {}
+    for child in process.children(recursive=True):
+        try:
+            found[child.pid] = child.create_time()
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def still_running(seen: dict[int, float]) -> list[str]:
+    alive = []
+    for pid, created in seen.items():
+        try:
+            process = psutil.Process(pid)
+            if process.create_time() == created and process.status() != psutil.STATUS_ZOMBIE:
+                alive.append(f"{pid} {' '.join(process.cmdline())[:120]}")
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+@pytest.mark.parametrize("interrupt", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill"])
+def test_an_interrupted_walk_leaves_no_process_behind(interrupt):
+    command = [sys.executable, "-m", "fixtures.stage", "run", "--", sys.executable, "-m", "pytest", "-m", "browser",
+               "--env-file={env_file}", "-p", "no:cacheprovider", "-q"]
+    runner = psutil.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          start_new_session=True)
+    seen: dict[int, float] = {}
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:  # wait until Chromium is up, in the middle of the walk
+            seen |= descendants(runner)
+            if any("chrom" in psutil.Process(pid).name().lower() for pid in seen if psutil.pid_exists(pid)):
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("Chromium never started")
+        time.sleep(1)
+        seen |= descendants(runner)
+        if interrupt == signal.SIGINT:
+            os.killpg(runner.pid, signal.SIGINT)  # Ctrl-C reaches the terminal's whole foreground group
+        else:
+            runner.kill()  # the stage's owner dies without a word
+        runner.wait(timeout=30)
+        gone_by = time.monotonic() + 15
+        while still_running(seen) and time.monotonic() < gone_by:
+            time.sleep(0.2)
+        assert not still_running(seen), f"left behind after {interrupt.name}: {still_running(seen)}"
+    finally:
+        for pid, created in seen.items():  # never leave our own mess behind, whatever the test says
+            try:
+                process = psutil.Process(pid)
+                if process.create_time() == created:
+                    process.kill()
+            except psutil.NoSuchProcess:
+                pass

@@ -1,0 +1,108 @@
+"""How fast and how light the pre-demo run is: prints min / median / max per case.
+
+    .venv/bin/python tools/benchmark.py [--runs 5]
+
+Cases (targets from issue 7):
+  healthy, full set with the walk      median <= 12 s
+  healthy, without the walk            median <= 2 s
+  everything down (nothing listens)    NO-GO report written in <= 10 s
+  everything hung (accept, no answer)  NO-GO report written in <= 30 s
+and the peak resident memory of the pytest process itself (Chromium and the stage aside) <= 200 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fixtures.stage import Stage  # noqa: E402
+
+
+def run_suite(env_file: Path, view: str, marks: str, reports: Path) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS (MB) of the pytest process, exit code."""
+    command = [sys.executable, "-m", "pytest", "-m", marks, f"--env-file={env_file}", "--env", view,
+               "-p", "no:cacheprovider", "-q"]
+    started = time.monotonic()
+    child = psutil.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         env={**os.environ, "SMOKE_REPORTS_DIR": str(reports)})
+    peak = 0
+    while child.poll() is None:
+        try:
+            peak = max(peak, child.memory_info().rss)
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.02)
+    return time.monotonic() - started, peak / 2**20, child.returncode
+
+
+def nowhere_env(folder: Path, ports: dict[str, int], name: str) -> Path:
+    """An env file whose every address is one of ``ports`` (nothing there, or a hung listener)."""
+    path = folder / f"{name}.toml"
+    path.write_text(
+        f'[environments.{name}]\nkind = "local"\nsite_url = "http://127.0.0.1:{ports["site"]}"\n'
+        f'api_url = "http://127.0.0.1:{ports["api"]}"\n'
+        f'[environments.{name}.ports]\nfrontend = {ports["site"]}\nbackend = {ports["api"]}\nproxy = 0\n'
+        f'[environments.{name}.tunnel]\nmetrics = "127.0.0.1:{ports["metrics"]}"\n'
+        f'[environments.{name}.pm2]\ncommand = ["{sys.executable}", "-c", "print(\'[]\')"]\n'
+    )
+    return path
+
+
+def listeners(stack: ExitStack, count: int, accept: bool) -> list[int]:
+    """``count`` loopback ports: listening but never answering (accept=True), or closed again."""
+    ports = []
+    for _ in range(count):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        ports.append(sock.getsockname()[1])
+        if accept:
+            sock.listen(64)
+            stack.callback(sock.close)
+        else:
+            sock.close()
+    return ports
+
+
+def summary(label: str, times: list[float], peaks: list[float], codes: list[int]) -> str:
+    return (f"{label:<38} min {min(times):5.1f} s  median {statistics.median(times):5.1f} s  "
+            f"max {max(times):5.1f} s  peak RSS {max(peaks):5.0f} MB  exit codes {sorted(set(codes))}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    runs = parser.parse_args().runs
+    with tempfile.TemporaryDirectory(prefix="care2-bench-") as scratch, ExitStack() as stack:
+        folder = Path(scratch)
+        started = time.monotonic()
+        stage = stack.enter_context(Stage(workdir=folder / "stage"))
+        print(f"stage up in {time.monotonic() - started:.1f} s")
+        down = nowhere_env(folder, dict(zip(("site", "api", "metrics"), listeners(stack, 3, accept=False))), "down")
+        hung = nowhere_env(folder, dict(zip(("site", "api", "metrics"), listeners(stack, 3, accept=True))), "hung")
+        cases = [
+            ("healthy, full set with the walk", stage.env_file, "local", "predemo"),
+            ("healthy, without the walk", stage.env_file, "local", "predemo and not browser"),
+            ("everything down, full set", down, "down", "predemo"),
+            ("everything hung, full set", hung, "hung", "predemo"),
+        ]
+        for label, env_file, view, marks in cases:
+            results = [run_suite(env_file, view, marks, folder / "reports") for _ in range(runs)]
+            times, peaks, codes = (list(column) for column in zip(*results))
+            print(summary(label, times, peaks, codes), flush=True)
+
+
+if __name__ == "__main__":
+    main()
