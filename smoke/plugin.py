@@ -7,12 +7,19 @@ Every knob is a fixture a project can override by name in its conftest.py: ``tar
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
+from .browser import NoBrowser, find_chromium
 from .conditions import Check
 from .probes.http import Client
+from .probes.runner import runner_problem
+from .probes.tls import trust
 from .target import Target, TargetError, load_target
+
+# The presenter's report (verdict, checklist, HTML/JUnit/verdict files): smoke/report.py.
+pytest_plugins = ["smoke.report"]
 
 MARKERS = {
     "predemo": "the pre-demo set: run thirty minutes before a demo and by the hourly CI job",
@@ -24,6 +31,14 @@ MARKERS = {
 }
 ENVIRONMENT_MARKERS = ("local", "production")
 TARGET_KEY = pytest.StashKey[Target]()
+SCREENSHOTS_KEY = pytest.StashKey[list]()
+# Why this machine could not judge the target ("" = it could): asked before the first check and again
+# at the end when a check failed. The report passes it to verdict.decide(): COULD NOT CHECK, no alert.
+RUNNER_PROBLEM_KEY = pytest.StashKey[str]()
+FAKE_MICROPHONE = Path(__file__).parent.parent / "fixtures" / "audio" / "story.wav"
+# Without these Chromium phones home at start (updates, sync, safe browsing): noise, and refused offline.
+QUIET_CHROMIUM = ["--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--no-first-run", "--disable-default-apps"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -49,14 +64,42 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
+    config.pluginmanager.register(WalkBrowser(), "care2_smoke_browser")
+    if config.inipath is None:
+        # pytest picks its root from path-like arguments before it knows our options, so a
+        # separate "--env-file /elsewhere/x.toml" moves the root away from this project.
+        raise pytest.UsageError(
+            f"pytest found no project settings (root {config.rootpath}): run from the project folder "
+            "and write --env-file=PATH as one word (or set SMOKE_ENV_FILE)"
+        )
     try:
         config.stash[TARGET_KEY] = load_target(config.getoption("env"), config.getoption("env_file"))
     except TargetError as error:
         raise pytest.UsageError(str(error)) from None
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Before blaming the target, prove this machine's network works (runner.reference_url)."""
+    if _checks_target(session):
+        session.config.stash[RUNNER_PROBLEM_KEY] = runner_problem(session.config.stash[TARGET_KEY])
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A check failed: was it the network dropping mid-run? Asked before the report reads the stash."""
+    if session.testsfailed and _checks_target(session) and not session.config.stash.get(RUNNER_PROBLEM_KEY, ""):
+        session.config.stash[RUNNER_PROBLEM_KEY] = runner_problem(session.config.stash[TARGET_KEY])
+
+
+def _checks_target(session: pytest.Session) -> bool:
+    """This run checks the target (the suite's own tests and --collect-only do not)."""
+    return not session.config.option.collectonly and any(item.get_closest_marker("predemo") for item in session.items)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """A check that does not apply here is skipped with its reason, never passed."""
+    if problem := item.config.stash.get(RUNNER_PROBLEM_KEY, ""):
+        pytest.skip(f"could not check: {problem}")
     target = item.config.stash[TARGET_KEY]
     kinds = [name for name in ENVIRONMENT_MARKERS if item.get_closest_marker(name)]
     if kinds and target.kind not in kinds:
@@ -79,8 +122,13 @@ def target(pytestconfig: pytest.Config) -> Target:
 
 @pytest.fixture(scope="session")
 def http(target: Target):
-    """One HTTP client for the run, with the target's time budgets and the test header."""
-    client = Client(target.budgets.connect, target.budgets.read, target.budgets.retry_delay)
+    """One HTTP client for the run, with the target's time budgets, trusted CAs and the test header."""
+    client = Client(target.budgets.connect, target.budgets.read, target.budgets.retry_delay,
+                    verify=trust(target.tls.ca_file))
+    paths = target.paths
+    client.prefetch([target.site("/"), target.site(paths.story_page), target.site(paths.rewrite_probe),
+                     target.site(paths.papi_probe), target.api(paths.api_live), target.api(paths.api_db),
+                     target.api(paths.api_status)])
     yield client
     client.close()
 
@@ -96,3 +144,35 @@ def check(http: Client, target: Target, request: pytest.FixtureRequest) -> Check
         request.node.user_properties.append(("retried", line))
     for line in current.warnings:
         request.node.user_properties.append(("warning", line))
+
+
+class WalkBrowser:
+    """Our layer over pytest-playwright's fixtures of the same names.
+
+    Registered in pytest_configure, after every entry-point plugin, so that these win over
+    pytest-playwright's own and can still build on them.
+    """
+
+    @pytest.fixture(scope="session")
+    def browser_type_launch_args(self, browser_type_launch_args: dict, browser_type, target: Target) -> dict:
+        """pytest-playwright's launch options plus our Chromium, a fake microphone and the target's flags."""
+        try:
+            executable = find_chromium(browser_type.executable_path)
+        except NoBrowser as error:
+            pytest.fail(str(error), pytrace=False)
+        args = [*QUIET_CHROMIUM, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                f"--use-file-for-fake-audio-capture={FAKE_MICROPHONE}", *target.chromium_args]
+        return {**browser_type_launch_args, "executable_path": str(executable), "args": args}
+
+    @pytest.fixture(scope="session")
+    def browser_context_args(self, browser_context_args: dict) -> dict:
+        """A context that may use the (fake) microphone, as the presenter's browser will after 'Allow'."""
+        return {**browser_context_args, "permissions": ["microphone"], "viewport": {"width": 1280, "height": 800}}
+
+
+@pytest.fixture
+def walk_screenshots(request: pytest.FixtureRequest) -> list[tuple[str, bytes]]:
+    """(caption, PNG) of each step of a browser walk, for the report."""
+    shots: list[tuple[str, bytes]] = []
+    request.node.stash[SCREENSHOTS_KEY] = shots
+    return shots

@@ -1,11 +1,22 @@
 """GO, GO WITH WARNINGS, NO-GO or COULD NOT CHECK: the one word the presenter reads first.
 
 Plain data in, plain data out: the report, the terminal line and the alerts all use it.
+
+>>> verdict = decide([Outcome("t::a", "API health: alive", "passed", name="API health"),
+...                   Outcome("t::b", "Database: connected", "failed", name="Database")])
+>>> verdict.headline()
+'NO-GO: failed: Database'
+>>> verdict.tally()
+'1 failed, 1 passed'
+>>> from_json(verdict.to_json({"environment": "local"})).state
+'NO-GO'
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 
 GO = "GO"
 GO_WITH_WARNINGS = "GO WITH WARNINGS"
@@ -25,10 +36,21 @@ class Outcome:
     warnings: list[str] = field(default_factory=list)
     retried: list[str] = field(default_factory=list)  # network retries or reruns before the pass
     seconds: float = 0.0
+    step: int = 0  # its line number in the checklist; 0 = not on the checklist
+    name: str = ""  # the checklist line's short name ("API health")
 
     @property
     def red(self) -> bool:
         return self.state in ("failed", "error")
+
+    @property
+    def shaky(self) -> bool:
+        """Passed, but with something the presenter should know (GO WITH WARNINGS)."""
+        return self.state == "passed" and bool(self.warnings or self.retried)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.title
 
 
 @dataclass
@@ -40,6 +62,31 @@ class Verdict:
     def count(self, state: str) -> int:
         return sum(1 for outcome in self.outcomes if outcome.state == state)
 
+    def tally(self) -> str:
+        """'2 failed, 7 passed (1 with warnings), 1 skipped': the counts that are not zero."""
+        red = self.count("failed") + self.count("error")
+        shaky = sum(1 for outcome in self.outcomes if outcome.shaky)
+        passed = f"{self.count('passed')} passed" + (f" ({shaky} with warnings)" if shaky else "")
+        parts = [f"{red} failed" if red else "", passed if self.count("passed") else "",
+                 f"{self.count('skipped')} skipped" if self.count("skipped") else ""]
+        return ", ".join(part for part in parts if part) or "no checks"
+
+    def headline(self) -> str:
+        """The verdict and its reason on one line, as the terminal ends and an alert begins."""
+        return f"{self.state}: {self.reason}"
+
+    def to_json(self, about: Mapping[str, object] | None = None) -> str:
+        """The verdict file (reports/verdict.json); ``about`` says which run: environment, report, times."""
+        return json.dumps({**asdict(self), "about": dict(about or {})}, indent=2, ensure_ascii=False) + "\n"
+
+
+def from_json(text: str) -> Verdict:
+    """A verdict file back as a Verdict; keys this version does not know are ignored."""
+    data = json.loads(text)
+    known = {each.name for each in fields(Outcome)}
+    outcomes = [Outcome(**{key: value for key, value in entry.items() if key in known}) for entry in data["outcomes"]]
+    return Verdict(data["state"], data["reason"], outcomes)
+
 
 def decide(outcomes: list[Outcome], runner_problem: str = "") -> Verdict:
     """The verdict over all checks; a runner that cannot reach the network cannot judge production."""
@@ -47,10 +94,14 @@ def decide(outcomes: list[Outcome], runner_problem: str = "") -> Verdict:
         return Verdict(COULD_NOT_CHECK, runner_problem, outcomes)
     red = [outcome for outcome in outcomes if outcome.red]
     if red:
-        return Verdict(NO_GO, "; ".join(outcome.title for outcome in red), outcomes)
+        return Verdict(NO_GO, "failed: " + _names(red), outcomes)
     if not any(outcome.state == "passed" for outcome in outcomes):
         return Verdict(COULD_NOT_CHECK, "no check ran", outcomes)
-    shaky = [outcome for outcome in outcomes if outcome.warnings or outcome.retried]
+    shaky = [outcome for outcome in outcomes if outcome.shaky]
     if shaky:
-        return Verdict(GO_WITH_WARNINGS, "; ".join(outcome.title for outcome in shaky), outcomes)
+        return Verdict(GO_WITH_WARNINGS, "passed, but look at: " + _names(shaky), outcomes)
     return Verdict(GO, "every pre-demo check passed", outcomes)
+
+
+def _names(outcomes: list[Outcome]) -> str:
+    return ", ".join(dict.fromkeys(outcome.label for outcome in outcomes))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import httpx
@@ -131,6 +132,19 @@ class Client:
         if isinstance(outcome, NoAnswer):
             raise outcome
         return outcome
+
+    def prefetch(self, urls: list[str]) -> None:
+        """GET these at once, in parallel, into the memo: a hung target then costs one timeout, not one per URL."""
+        unique = list(dict.fromkeys(urls))
+        with ThreadPoolExecutor(max_workers=max(1, len(unique))) as pool:
+            for _ in pool.map(self._remember, unique):
+                pass
+
+    def _remember(self, url: str) -> None:
+        try:
+            self.get(url)
+        except NoAnswer:
+            pass  # kept in the memo; the check that asks for it reports it
 
     def request(self, method: str, url: str, headers: dict[str, str] | None = None, **kwargs) -> Answer:
         failure: NoAnswer | None = None

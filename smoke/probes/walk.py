@@ -69,13 +69,21 @@ class StoryWalk:
         try:
             yield
         except (AssertionError, PlaywrightError) as error:
+            self._stop_loading()
             self.shoot(f"{name} (failed)")
             raise WalkFailed(self.explain(name, error, fix)) from None
         self.shoot(name)
 
+    def _stop_loading(self) -> None:
+        """A page still loading from a hung server blocks every DOM query without a time limit."""
+        try:
+            self.page.context.new_cdp_session(self.page).send("Page.stopLoading")
+        except PlaywrightError:  # closed, or not Chromium: nothing is loading then
+            pass
+
     def shoot(self, caption: str) -> None:
         try:
-            self.shots.append((caption, self.page.screenshot(type="png")))
+            self.shots.append((caption, self.page.screenshot(type="png", timeout=self.step_ms)))
         except PlaywrightError:  # the page is gone; the message still says why
             pass
 
