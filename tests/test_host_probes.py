@@ -264,6 +264,14 @@ def test_a_recent_restart_is_a_loop_only_when_the_count_rises():
     assert "restart loop: 1 restarts, 1 -> 2 within 3 s, up only 20 s" in problem.what
 
 
+def test_a_loop_caught_between_two_runs_is_still_a_loop():
+    # PM2 shows "stopped" with the old pid from an app's exit until its next run starts; a pm2 stop leaves pid 0
+    (problem,), _ = judged("jlist-restart-loop.json", status="stopped")
+    assert "restart loop: 8 restarts, 8 of them unstable, 'stopped' now, 0.3 s after its last start" in problem.what
+    (problem,), _ = judged("jlist-restart-loop.json", status="launching")
+    assert "restart loop: 8 restarts" in problem.what
+
+
 def test_errored_and_stopped_apps_say_so():
     (errored,), _ = judged("jlist-errored.json")
     assert "is errored: PM2 gave up restarting it after 15 restarts" in errored.what

@@ -90,7 +90,8 @@ def test_health_readers_take_only_what_decides():
     assert not DatabaseReadiness.read({"ready": True, "databaseUrl": "missing"}).ok
     degraded = DatabaseStatus.read({"ok": True, "status": "degraded", "services": {"db": {"ok": False}}})
     assert not degraded.db_ok and not degraded.real
-    assert DatabaseStatus.read({"services": {"db": {"ok": True, "detail": "FileStore mode (no DATABASE_URL)"}}}).file_store
+    file_store = {"services": {"db": {"ok": True, "detail": "FileStore mode (no DATABASE_URL)"}}}
+    assert DatabaseStatus.read(file_store).file_store
 
 
 def test_refused_is_retried_once_and_named(unused_port):

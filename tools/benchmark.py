@@ -90,8 +90,9 @@ def main() -> None:
         started = time.monotonic()
         stage = stack.enter_context(Stage(workdir=folder / "stage"))
         print(f"stage up in {time.monotonic() - started:.1f} s")
-        down = nowhere_env(folder, dict(zip(("site", "api", "metrics"), listeners(stack, 3, accept=False))), "down")
-        hung = nowhere_env(folder, dict(zip(("site", "api", "metrics"), listeners(stack, 3, accept=True))), "hung")
+        roles = ("site", "api", "metrics")
+        down = nowhere_env(folder, dict(zip(roles, listeners(stack, 3, accept=False), strict=True)), "down")
+        hung = nowhere_env(folder, dict(zip(roles, listeners(stack, 3, accept=True), strict=True)), "hung")
         cases = [
             ("healthy, full set with the walk", stage.env_file, "local", "predemo"),
             ("healthy, without the walk", stage.env_file, "local", "predemo and not browser"),
@@ -100,7 +101,7 @@ def main() -> None:
         ]
         for label, env_file, view, marks in cases:
             results = [run_suite(env_file, view, marks, folder / "reports") for _ in range(runs)]
-            times, peaks, codes = (list(column) for column in zip(*results))
+            times, peaks, codes = (list(column) for column in zip(*results, strict=True))
             print(summary(label, times, peaks, codes), flush=True)
 
 

@@ -41,9 +41,10 @@ def main() -> None:
             red = [outcome.title for outcome in verdict.outcomes if outcome.red]
             red_runs += bool(red)
             retries += len(retried)
-            print(f"run {number:2}: {verdict.state:<16} {seconds[-1]:5.1f} s"
-                  + (f"  red: {', '.join(red)}" if red else "") + (f"  retried: {'; '.join(retried)}" if retried else ""),
-                  flush=True)
+            line = f"run {number:2}: {verdict.state:<16} {seconds[-1]:5.1f} s"
+            line += f"  red: {', '.join(red)}" if red else ""
+            line += f"  retried: {'; '.join(retried)}" if retried else ""
+            print(line, flush=True)
     print(f"{options.runs} runs: {red_runs} red, {retries} retries; "
           f"wall time min {min(seconds):.1f} s, max {max(seconds):.1f} s")
     sys.exit(1 if red_runs or retries else 0)

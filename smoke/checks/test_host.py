@@ -453,7 +453,7 @@ def test_processes(target, check, pm2_list):
 
 def care2_roots(target, pm2_list) -> dict[int, tuple[str, str]]:
     """PID -> (what it is, how to restart it) of the processes Care2 consists of: PM2's apps, the holders of
-    the configured ports, cloudflared."""
+    the configured ports, cloudflared (unless it runs another named tunnel: not Care2's)."""
     roots: dict[int, tuple[str, str]] = {}
     roles = {name: role for role, name in target.pm2.apps.items()}
     for app in pm2_apps(pm2_list):
@@ -465,6 +465,8 @@ def care2_roots(target, pm2_list) -> dict[int, tuple[str, str]]:
             if listener.pid:
                 roots.setdefault(listener.pid, (f"the {role} on port {port}", restart(target, role)))
     for process in tunnel.find_cloudflared():
+        if process.command.name not in ("", target.tunnel.name):
+            continue
         roots.setdefault(process.pid, (f"cloudflared PID {process.pid}", restart(target, "tunnel")))
     return roots
 
@@ -472,7 +474,8 @@ def care2_roots(target, pm2_list) -> dict[int, tuple[str, str]]:
 def watched(target, listing: Jlist, now: float) -> Jlist | None:
     """PM2's list LOOP_WATCH seconds later, when an app restarted recently without PM2 calling it unstable:
     a restart count that rises in the meantime is a loop; one that does not, a restart by hand."""
-    if not any(recently_restarted(target, app, now) and not app.unstable_restarts for app in listing.apps):
+    if not any(recently_restarted(target, app, now) and app.online and not app.unstable_restarts
+               for app in listing.apps):
         return None
     time.sleep(LOOP_WATCH)
     try:
@@ -482,8 +485,16 @@ def watched(target, listing: Jlist, now: float) -> Jlist | None:
 
 
 def recently_restarted(target, app: App, now: float) -> bool:
+    """Restarted, and last (re)started less than pm2.min_uptime ago: online, or between two runs of a loop."""
     uptime = app.uptime(now)
-    return app.online and app.restarts > 0 and uptime is not None and uptime < target.pm2.min_uptime
+    return (app.online or between_runs(app)) and app.restarts > 0 and uptime is not None \
+        and uptime < target.pm2.min_uptime
+
+
+def between_runs(app: App) -> bool:
+    """PM2 is restarting it right now: it exited and PM2 keeps its old pid until the next run ("stopped" with
+    a pid), or the next run is starting ("launching", "waiting restart"). A `pm2 stop` leaves pid 0."""
+    return (app.status == "stopped" and app.pid > 0) or app.status in ("launching", "waiting restart")
 
 
 def pm2_problems(target, check, listing: Jlist, now: float,
@@ -512,25 +523,27 @@ def app_problems(target, check, role: str, app: App, now: float, later: App | No
     redo = (f"pm2 delete {app.name} && pm2 start {ecosystem_file(target)} --only {app.name}; if it comes back the "
             "same, PM2's daemon itself is stale: pm2 update")
     loop_fix = f"it crashes soon after it starts: read {logs(target, role)}, fix the cause, then pm2 restart {app.name}"
-    if app.status in ("stopped", "stopping"):
+    if app.status in ("stopped", "stopping") and not between_runs(app):
         return [Problem(f"{app.label} is {app.status} in PM2", f"pm2 restart {app.name}")]
     if app.status == "errored":
         return [Problem(f"{app.label} is errored: PM2 gave up restarting it after {app.restarts} restarts", loop_fix)]
-    if not app.online:
-        return [Problem(f"{app.label} is {app.status!r} after {app.restarts} restarts: a restart loop", loop_fix)]
     uptime = app.uptime(now)
     if recently_restarted(target, app, now):
         rose = later is not None and (later.restarts > app.restarts or later.pid != app.pid)
-        if app.unstable_restarts or rose:
+        if app.unstable_restarts or rose or not app.online:
             unstable = f", {app.unstable_restarts} of them unstable" if app.unstable_restarts else ""
             climbing = f", {app.restarts} -> {later.restarts} within {LOOP_WATCH:g} s" if rose else ""
+            up = (f"up only {duration(uptime)}" if app.online
+                  else f"{app.status!r} now, {duration(uptime)} after its last start")
             return [Problem(
-                f"{app.label}: restart loop: {app.restarts} restarts{unstable}{climbing}, up only "
-                f"{duration(uptime)} (an app must stay up {duration(settings.min_uptime)})",
+                f"{app.label}: restart loop: {app.restarts} restarts{unstable}{climbing}, {up} (an app must stay up "
+                f"{duration(settings.min_uptime)})",
                 loop_fix,
             )]
         check.warn(f"{app.name} restarted {duration(uptime)} ago (restart {app.restarts}) and not again within "
                    f"{LOOP_WATCH:g} s; if nobody restarted it by hand, watch it: {logs(target, role)}")
+    if not app.online:
+        return [Problem(f"{app.label} is {app.status!r} after {app.restarts} restarts: a restart loop", loop_fix)]
     why = ""
     if app.process() is None:
         missing = f"no live process has pid {app.pid}" if app.pid > 0 else "it has no pid (0)"

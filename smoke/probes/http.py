@@ -208,7 +208,8 @@ def _no_answer(method: str, url: str, error: httpx.HTTPError, seconds: float, cl
     if isinstance(error, httpx.ConnectTimeout):
         return NoAnswer(method, url, f"connect timed out after {client.connect:g} s", seconds, kind="connect-timeout")
     if isinstance(error, httpx.TimeoutException):
-        return NoAnswer(method, url, f"timed out after {client.read:g} s waiting for an answer", seconds, kind="timeout")
+        reason = f"timed out after {client.read:g} s waiting for an answer"
+        return NoAnswer(method, url, reason, seconds, kind="timeout")
     if "refused" in lowered or "errno 111" in lowered or "winerror 10061" in lowered:
         return NoAnswer(method, url, "connection refused (nothing listening)", seconds, kind="refused")
     if "name or service not known" in lowered or "getaddrinfo" in lowered or "nodename nor servname" in lowered:

@@ -134,7 +134,7 @@ def _cloudflare_error(answer: Answer, page: Page | None) -> ErrorPage:
         found = re.search(r"Ray ID:\s*([0-9a-f]{16})", page.text())
         ray = found.group(1) if found else ""
     summary = f"Cloudflare error {code}" + (f" ({headline})" if headline else "")
-    fix = EDGE_ERROR_FIXES.get(code, "the edge could not get an answer from the origin: check the tunnel and the origin")
+    fix = EDGE_ERROR_FIXES.get(code, "the edge got no answer from the origin: check the tunnel and the origin")
     return ErrorPage("cloudflare", code, answer.status, summary, ray=ray, failing_hop=hop, fix=fix)
 
 

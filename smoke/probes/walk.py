@@ -96,7 +96,8 @@ class StoryWalk:
             expect(self.page, f"page title {expect_.title!r}").to_have_title(expect_.title)
             expect(self.page.locator("h1").first, f"heading {expect_.home_h1!r}").to_have_text(expect_.home_h1)
             self.page.locator(f'a[href="{expect_.story_link}"]').first.click()
-            expect(self.page, f"the demo page {expect_.story_link}").to_have_url(re.compile(re.escape(expect_.story_link)))
+            story_url = re.compile(re.escape(expect_.story_link))
+            expect(self.page, f"the demo page {expect_.story_link}").to_have_url(story_url)
 
     def consent(self) -> None:
         expect_ = self.target.expect
@@ -111,7 +112,8 @@ class StoryWalk:
             button.click()
 
     def record(self) -> float:
-        with self.step("3. Recording", "allow the microphone: the page's Permissions-Policy must not say microphone=()"):
+        with self.step("3. Recording", "allow the microphone: the page's Permissions-Policy must not say "
+                       "microphone=()"):
             expect(self.page.locator("h1").first, "heading 'Tell Your Story'").to_have_text("Tell Your Story")
             expect(self.page.get_by_text("Ready to record"), "status 'Ready to record'").to_be_visible()
             self.page.get_by_role("button", name="Start Recording").click()
@@ -143,10 +145,11 @@ class StoryWalk:
             self._note_progress()
 
     def profile(self) -> tuple[str, str]:
-        with self.step("5. Profile page", "the profile of the new ticket cannot be shown: check /api/tickets on the backend"):
+        with self.step("5. Profile page", "the profile cannot be shown: check /api/tickets on the backend"):
             self.page.wait_for_url(PROFILE_PATH)
             ticket = PROFILE_PATH.search(self.page.url).group(1)
-            expect(self.page.get_by_role("heading", name="Support This Profile"), "heading 'Support This Profile'").to_be_visible()
+            support = self.page.get_by_role("heading", name="Support This Profile")
+            expect(support, "heading 'Support This Profile'").to_be_visible()
             name = self.page.locator("h1").first.inner_text().strip()
             if name not in ("Smoke Test", "Anonymous Profile"):
                 raise AssertionError(f"profile heading is {name!r}, expected 'Smoke Test' or 'Anonymous Profile'")
