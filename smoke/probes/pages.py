@@ -11,7 +11,6 @@ Error pages are recognised by status, headers and page structure (Cloudflare's
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import re
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -19,6 +18,7 @@ from urllib.parse import urljoin, urlsplit
 from bs4 import BeautifulSoup
 
 from .http import Answer
+from .ports import is_loopback
 
 # Cloudflare's own 5xx codes at the edge; 530 carries the 1xxx family (1033: tunnel has no connector).
 EDGE_STATUSES = {500, 502, 503, 504, 520, 521, 522, 523, 524, 525, 526, 527, 530}
@@ -176,18 +176,9 @@ def api_bases_in(script: str, site_url: str) -> set[str]:
 
 
 def _same_family(host: str, site_host: str) -> bool:
-    if _is_loopback(site_host):
-        return _is_loopback(host)
+    if is_loopback(site_host):
+        return is_loopback(host)
     return difflib.SequenceMatcher(None, _registrable(host), _registrable(site_host)).ratio() >= 0.85
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _registrable(host: str) -> str:

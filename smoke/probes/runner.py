@@ -10,11 +10,11 @@ this machine (a stage) is reached without any network, so an outside reference i
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import urlsplit
 
 from ..target import Target
 from .http import Client, NoAnswer
+from .ports import is_loopback
 
 
 def runner_problem(target: Target) -> str:
@@ -34,10 +34,4 @@ def runner_problem(target: Target) -> str:
 
 
 def on_this_machine(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback(urlsplit(url).hostname or "")
