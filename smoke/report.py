@@ -537,7 +537,9 @@ class PresenterReport:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Decide after smoke.plugin's last runner check (tryfirst), before pytest-html renders (trylast)."""
         self.finished = datetime.now().astimezone()
-        self.config.stash[VERDICT_KEY] = decide(self.outcomes(), self.runner_problem())
+        verdict = self.config.stash[VERDICT_KEY] = decide(self.outcomes(), self.runner_problem())
+        if verdict.state == COULD_NOT_CHECK and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # nothing was judged: never a silent pass
 
     def outcomes(self) -> list[Outcome]:
         ran = [record.outcome for record in self.ordered() if record.ran]

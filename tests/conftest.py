@@ -75,6 +75,7 @@ class Run:
     seconds: float
     output: str
     reports: Path
+    returncode: int
 
     def red(self) -> set[str]:
         return {name for name, (state, _) in self.outcomes.items() if state in ("failed", "error")}
@@ -110,6 +111,6 @@ def run_predemo(tmp_path):
                     state = {"failure": "failed"}.get(child.tag, child.tag)
                     message = (child.get("message") or "") + "\n" + (child.text or "")
             outcomes[name] = (state, message)
-        return Run(outcomes, seconds, done.stdout + done.stderr, reports)
+        return Run(outcomes, seconds, done.stdout + done.stderr, reports, done.returncode)
 
     return run

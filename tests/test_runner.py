@@ -42,6 +42,7 @@ def one_answer_server() -> str:
 def test_dead_runner_network_skips_every_check_as_could_not_check(run_predemo, tmp_path, unused_port):
     run = run_checks(run_predemo, tmp_path, f"http://127.0.0.1:{unused_port}/generate_204", unused_port)
     assert run.verdict.state == COULD_NOT_CHECK
+    assert run.returncode != 0, "a run that judged nothing must not exit as a pass"
     assert run.verdict.reason.startswith("this machine's own network does not work: GET http://127.0.0.1:")
     assert "connection refused" in run.verdict.reason and "prod-stage was not judged" in run.verdict.reason
     assert run.outcomes["tls_certificates"][0] == "skipped"

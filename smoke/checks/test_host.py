@@ -291,7 +291,7 @@ def test_port_drift(target, check, http, pm2_list):
             and ((identity := ports.identify(listener, http, path, apps)).origin == role
                  or (app_name is not None and identity.pm2_app == app_name))
         ]
-        found = port_problems(target, role, port, holders, drifted)
+        found = port_problems(target, role, port, holders, drifted, pm2_list)
         problems += found
         if not found:
             results += [f"{role} on {port}: PID {holder.listener.pid} ({holder.evidence})" for holder in holders]
@@ -304,10 +304,12 @@ def test_port_drift(target, check, http, pm2_list):
     check.passed("; ".join(results))
 
 
-def port_problems(target, role: str, port: int, holders: list[ports.Identity],
-                  drifted: list[ports.Identity]) -> list[Problem]:
+def port_problems(target, role: str, port: int, holders: list[ports.Identity], drifted: list[ports.Identity],
+                  pm2_list: Jlist | PM2Error | None = None) -> list[Problem]:
     app_name = target.pm2.apps.get(role)
     start = restart(target, role)
+    if app_name and isinstance(pm2_list, Jlist) and pm2_list.app(app_name) is None:
+        start = f"pm2 start {ecosystem_file(target)} --only {app_name}"  # not in PM2's list: nothing to restart
     elsewhere = "; ".join(f"port {d.listener.port}: {d.describe()}" for d in drifted)
     if not holders:
         if drifted:
