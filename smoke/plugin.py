@@ -31,6 +31,7 @@ MARKERS = {
 }
 ENVIRONMENT_MARKERS = ("local", "production")
 TARGET_KEY = pytest.StashKey[Target]()
+HTTP_OBSERVERS_KEY = pytest.StashKey[list]()  # callables told of each answer the run's `http` client hands out
 SCREENSHOTS_KEY = pytest.StashKey[list]()
 # Why this machine could not judge the target ("" = it could): asked before the first check and again
 # at the end when a check failed. The report passes it to verdict.decide(): COULD NOT CHECK, no alert.
@@ -121,10 +122,11 @@ def target(pytestconfig: pytest.Config) -> Target:
 
 
 @pytest.fixture(scope="session")
-def http(target: Target):
+def http(target: Target, pytestconfig: pytest.Config):
     """One HTTP client for the run, with the target's time budgets, trusted CAs and the test header."""
     client = Client(target.budgets.connect, target.budgets.read, target.budgets.retry_delay,
                     verify=trust(target.tls.ca_file))
+    client.observers.extend(pytestconfig.stash.get(HTTP_OBSERVERS_KEY, []))
     paths = target.paths
     client.prefetch([target.site("/"), target.site(paths.story_page), target.site(paths.rewrite_probe),
                      target.site(paths.papi_probe), target.api(paths.api_live), target.api(paths.api_db),

@@ -71,8 +71,8 @@ import pytest
 from PIL import Image
 from pytest_metadata.plugin import metadata_key
 
-from .plugin import RUNNER_PROBLEM_KEY, SCREENSHOTS_KEY, TARGET_KEY
-from .probes.http import Answer, Client, NoAnswer
+from .plugin import HTTP_OBSERVERS_KEY, RUNNER_PROBLEM_KEY, SCREENSHOTS_KEY, TARGET_KEY
+from .probes.http import Answer, NoAnswer
 from .redact import Redactor
 from .target import Target
 from .verdict import COULD_NOT_CHECK, GO, GO_WITH_WARNINGS, NO_GO, Outcome, Verdict, decide
@@ -230,51 +230,12 @@ class Exchange:
 
 
 class HttpLog:
-    """The requests of the running check, seen at the run's Client's two entry points.
-
-    The probes stay free of pytest and of the report: for the length of a run, ``Client.get`` and
-    ``Client.request`` are wrapped to note each answer (or its absence) and then behave as before.
-    """
+    """The requests of the running check, as the run's ``http`` client tells its observers."""
 
     def __init__(self):
         self.current: list[Exchange] | None = None
-        self._asked = 0  # real requests so far: a get() that asks none was answered from the memo
-        self._originals: tuple | None = None
 
-    def install(self) -> None:
-        get, request = Client.get, Client.request
-        self._originals = (get, request)
-
-        def observed_get(client, *args, **kwargs):
-            asked = self._asked
-            try:
-                answer = get(client, *args, **kwargs)
-            except NoAnswer as failure:
-                if self._asked == asked:
-                    self._note(failure, reused=True)
-                raise
-            if self._asked == asked:
-                self._note(answer, reused=True)
-            return answer
-
-        def observed_request(client, *args, **kwargs):
-            self._asked += 1
-            try:
-                answer = request(client, *args, **kwargs)
-            except NoAnswer as failure:
-                self._note(failure, reused=False)
-                raise
-            self._note(answer, reused=False)
-            return answer
-
-        Client.get, Client.request = observed_get, observed_request
-
-    def uninstall(self) -> None:
-        if self._originals is not None:
-            Client.get, Client.request = self._originals
-            self._originals = None
-
-    def _note(self, outcome: Answer | NoAnswer, reused: bool) -> None:
+    def note(self, outcome: Answer | NoAnswer, reused: bool) -> None:
         if self.current is not None:
             self.current.append(Exchange.of(outcome, reused))
 
@@ -376,7 +337,7 @@ class PresenterReport:
         """tryfirst: pytest-html reads the environment table in its own (trylast) sessionstart."""
         self.redactor = Redactor(self.target.secrets)
         self._describe_environment()
-        self.http.install()
+        self.config.stash.setdefault(HTTP_OBSERVERS_KEY, []).append(self.http.note)
 
     def _describe_environment(self) -> None:
         """The target first in pytest-metadata's table, then Python, platform, plugins; all scrubbed."""
@@ -627,7 +588,6 @@ class PresenterReport:
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """The very last line of the run: the verdict, and where the report is."""
-        self.http.uninstall()
         verdict = config.stash.get(VERDICT_KEY, None)
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         if verdict is None or reporter is None:

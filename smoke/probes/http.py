@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -116,19 +117,40 @@ class Client:
             verify=verify,
         )
         self._memo: dict[tuple, Answer | NoAnswer] = {}
+        self._claimed: set[tuple] = set()  # memo entries a caller has been given (prefetching claims none)
+        # Told of every outcome handed to a caller, and whether an earlier caller had it already.
+        self.observers: list[Callable[[Answer | NoAnswer, bool], None]] = []
 
     def close(self) -> None:
         self._client.close()
 
     def get(self, url: str, headers: dict[str, str] | None = None) -> Answer:
         """A GET, asked once per run: later calls with the same URL and headers get the same outcome."""
+        key = self._fill_memo(url, headers)
+        reused = key in self._claimed
+        self._claimed.add(key)
+        return self._hand_over(self._memo[key], reused)
+
+    def request(self, method: str, url: str, headers: dict[str, str] | None = None, **kwargs) -> Answer:
+        """Any request, asked now (network failures retried once, see the module's doc)."""
+        try:
+            outcome = self._ask(method, url, headers, **kwargs)
+        except NoAnswer as failure:
+            outcome = failure
+        return self._hand_over(outcome, reused=False)
+
+    def _fill_memo(self, url: str, headers: dict[str, str] | None) -> tuple:
         key = ("GET", url, tuple(sorted((headers or {}).items())))
         if key not in self._memo:
             try:
-                self._memo[key] = self.request("GET", url, headers=headers)
+                self._memo[key] = self._ask("GET", url, headers)
             except NoAnswer as failure:
                 self._memo[key] = failure
-        outcome = self._memo[key]
+        return key
+
+    def _hand_over(self, outcome: Answer | NoAnswer, reused: bool) -> Answer:
+        for observer in self.observers:
+            observer(outcome, reused)
         if isinstance(outcome, NoAnswer):
             raise outcome
         return outcome
@@ -137,16 +159,10 @@ class Client:
         """GET these at once, in parallel, into the memo: a hung target then costs one timeout, not one per URL."""
         unique = list(dict.fromkeys(urls))
         with ThreadPoolExecutor(max_workers=max(1, len(unique))) as pool:
-            for _ in pool.map(self._remember, unique):
-                pass
+            for _ in pool.map(lambda url: self._fill_memo(url, None), unique):
+                pass  # outcomes, failures included, wait in the memo for the check that asks
 
-    def _remember(self, url: str) -> None:
-        try:
-            self.get(url)
-        except NoAnswer:
-            pass  # kept in the memo; the check that asks for it reports it
-
-    def request(self, method: str, url: str, headers: dict[str, str] | None = None, **kwargs) -> Answer:
+    def _ask(self, method: str, url: str, headers: dict[str, str] | None = None, **kwargs) -> Answer:
         failure: NoAnswer | None = None
         for attempt in (1, 2):
             if attempt == 2:
