@@ -108,3 +108,10 @@ def test_a_hung_server_is_not_retried(hung_listener):
         client.get(f"http://127.0.0.1:{hung_listener}/")
     assert failure.value.kind == "timeout" and failure.value.attempts == 1
     assert "timed out after 0.5 s" in str(failure.value)
+
+
+def test_the_client_refuses_paths_that_harm_the_target(unused_port):
+    client = Client(connect=1, read=1, retry_delay=0)
+    for path in ("/api/test/shutdown", "/admin", "/admin/users"):
+        with pytest.raises(ValueError, match="never calls"):
+            client.get(f"http://127.0.0.1:{unused_port}{path}")

@@ -17,9 +17,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import httpx
 
+FORBIDDEN_PATHS = ("/api/test", "/admin")  # one /api/test route shuts the real backend down
 TEST_HEADER = {"x-c2c-test": "1"}  # marks the traffic as ours; exempt from the app's rate limit
 USER_AGENT = "care2-predemo-smoke"
 MAX_BODY = 4 * 1024 * 1024
@@ -163,6 +165,8 @@ class Client:
                 pass  # outcomes, failures included, wait in the memo for the check that asks
 
     def _ask(self, method: str, url: str, headers: dict[str, str] | None = None, **kwargs) -> Answer:
+        if is_forbidden(url):
+            raise ValueError(f"refusing {method} {url}: the suite never calls {' or '.join(FORBIDDEN_PATHS)}")
         failure: NoAnswer | None = None
         for attempt in (1, 2):
             if attempt == 2:
@@ -235,3 +239,9 @@ def _no_answer(method: str, url: str, error: httpx.HTTPError, seconds: float, cl
     if isinstance(error, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
         return NoAnswer(method, url, f"connection reset or closed without an answer ({text})", seconds, kind="reset")
     return NoAnswer(method, url, text, seconds)
+
+
+def is_forbidden(url: str) -> bool:
+    """A path the suite must never call on a real target, whatever a check or a page asks."""
+    path = urlsplit(url).path
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in FORBIDDEN_PATHS)

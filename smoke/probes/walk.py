@@ -19,7 +19,8 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from ..target import Target
-from .traffic import Traffic, is_forbidden
+from .http import is_forbidden
+from .traffic import Traffic
 
 MIC_TOAST = "Could not access microphone"
 PROFILE_PATH = re.compile(r"/profile/([^/?#]+)")
