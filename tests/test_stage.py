@@ -1,8 +1,13 @@
 """Self-check of the local stage (fixtures/stage): it answers as shared/care2-target.md says, every
-fault bites where the catalog says, and stopping it (or killing its owner) leaves no process behind."""
+fault bites where the catalog says, and stopping it (or killing its owner) leaves no process behind.
+
+The HTTP-side tests run the stage without PM2 (pm2=False: quicker); the tests of PM2 itself, of
+stopping and of the PM2 faults run it under PM2 and skip, naming the install command, without it.
+"""
 
 import json
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -14,16 +19,22 @@ import httpx
 import psutil
 import pytest
 
-from fixtures.stage import FAULTS, Stage
+from fixtures.stage import FAULTS, Stage, StageError
+from fixtures.stage import pm2 as stage_pm2
+from fixtures.stage.faults import NEEDS_PM2
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST = {"x-c2c-test": "1"}
 CF_RAY = re.compile(r"^[0-9a-f]{16}-[A-Z]{3}$")
+needs_pm2 = pytest.mark.skipif(not stage_pm2.installed(), reason=stage_pm2.MISSING)
+APPS = {"frontend": "careconnect-frontend-prod", "backend": "careconnect-backend-prod",
+        "cloudflared": "care2connect-tunnel"}
+ROLES = ["frontend", "backend", "tunnel", "proxy"]
 
 
 @pytest.fixture(scope="module")
 def stage():
-    with Stage() as running:
+    with Stage(pm2=False) as running:
         yield running
 
 
@@ -58,7 +69,10 @@ def test_env_file_points_at_the_stage(stage):
         assert env[view]["ports"] == ports
         assert env[view]["tunnel"]["metrics"] == f"127.0.0.1:{stage.ports['metrics']}"
         assert Path(env[view]["tunnel"]["config"]).is_file()
+        assert env[view]["tunnel"]["name"] == stage.tunnel_name
+        # without PM2: nothing listed, and nothing expected in the list
         assert json.loads(subprocess.run(env[view]["pm2"]["command"], capture_output=True, text=True).stdout) == []
+        assert sorted(env[view]["pm2"]["optional"]) == sorted(ROLES)
 
 
 def test_backend_health_and_identity(stage, http):
@@ -153,30 +167,93 @@ def test_processes_look_like_the_real_ones(stage):
     tunnel = stage.processes["cloudflared"]
     assert tunnel.name() == "cloudflared"
     assert "tunnel --edge-ip-version 4" in " ".join(tunnel.cmdline())
-    assert tunnel.cmdline()[-2:] == ["run", "care2connects-tunnel"]
+    assert tunnel.cmdline()[-2:] == ["run", stage.tunnel_name]
+    assert stage.tunnel_name.startswith("care2connects-tunnel")
     for name in ("frontend", "backend"):
         assert accepts("127.0.0.1", stage.ports[name]) and accepts("::1", stage.ports[name])
 
 
-def test_stop_leaves_no_process_behind():
-    stage = Stage().start()
-    procs = list(stage.processes.values())
+@needs_pm2
+def test_apps_run_under_the_stages_own_pm2():
+    with Stage(pm2=True) as stage:
+        env = tomllib.loads(stage.env_file.read_text())["environments"]["local"]
+        listed = stage.jlist()
+        assert sorted(listed) == sorted(APPS.values())
+        for name, app in APPS.items():
+            assert listed[app]["pm2_env"]["status"] == "online" and listed[app]["monit"]["memory"] > 1000
+            assert listed[app]["pid"] == stage.processes[name].pid
+            assert stage.processes[name].ppid() == stage.processes["pm2"].pid  # the daemon runs it
+        for name in ("frontend", "backend"):
+            held = {c.laddr.port for c in stage.processes[name].net_connections() if c.status == psutil.CONN_LISTEN}
+            assert held == {stage.ports[name]} and listed[APPS[name]]["pm2_env"]["PORT"] == str(stage.ports[name])
+        # its own daemon, in its own PM2_HOME
+        assert (stage.pm2_home / "pm2.pid").read_text().strip() == str(stage.processes["pm2"].pid)
+        assert stage_pm2.is_daemon_of(stage.processes["pm2"].cmdline(), stage.pm2_home)
+        # the env file's pm2.command is the real `pm2 jlist` of that home; the ecosystem file names the apps
+        assert env["pm2"]["command"] == stage_pm2.command(stage.pm2_home, "jlist") and env["pm2"]["optional"] == []
+        seen = json.loads(subprocess.run(env["pm2"]["command"], capture_output=True, text=True, check=True).stdout)
+        assert {app["name"]: app["pid"] for app in seen} == {app: listed[app]["pid"] for app in listed}
+        ecosystem = json.loads(Path(env["app_config"]["ecosystem"]).read_text())
+        assert sorted(app["name"] for app in ecosystem["apps"]) == sorted(APPS.values())
+
+
+def test_a_stage_without_pm2_says_so(monkeypatch, capsys):
+    monkeypatch.setattr(stage_pm2, "PM2_SCRIPT", Path("/nonexistent/pm2"))
+    assert Stage().pm2 is False
+    assert capsys.readouterr().err.strip() == f"stage: {stage_pm2.MISSING}; its apps run as plain processes"
+    with pytest.raises(StageError, match=re.escape(stage_pm2.MISSING)):
+        Stage(pm2=True)
+    with pytest.raises(StageError, match=re.escape(stage_pm2.MISSING)):
+        Stage({"pm2-zombie"})
+    with pytest.raises(ValueError, match="need the stage's PM2"):
+        Stage({"pm2-zombie"}, pm2=False)
+
+
+@needs_pm2
+def test_the_pm2_command_never_revives_a_finished_stage(tmp_path):
+    gone = tmp_path / "gone" / "pm2"
+    done = subprocess.run(stage_pm2.command(gone, "jlist"), capture_output=True, text=True, timeout=10)
+    assert done.returncode == 1 and done.stdout == "" and str(gone) in done.stderr
+    assert not gone.exists()
+
+
+@pytest.mark.parametrize("pm2", [pytest.param(True, marks=needs_pm2), False], ids=["pm2", "plain"])
+def test_stop_leaves_no_process_behind(pm2):
+    stage = Stage(pm2=pm2).start()
+    procs = [proc for root in stage.processes.values() for proc in (root, *root.children(recursive=True))]
     stage.stop()
     assert not [p for p in procs if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert not stage.workdir.exists()
 
 
-def test_killed_owner_leaves_no_orphans(tmp_path):
+@pytest.mark.parametrize("pm2", [pytest.param(True, marks=needs_pm2), False], ids=["pm2", "plain"])
+def test_killed_owner_leaves_no_orphans(pm2):
     script = (
-        "import json, sys, time; from fixtures.stage import Stage; stage = Stage(workdir=sys.argv[1]).start(); "
-        "print(json.dumps([p.pid for p in stage.processes.values()]), flush=True); time.sleep(60)"
+        "import json, sys, time; from fixtures.stage import Stage; "
+        "stage = Stage(pm2=sys.argv[1] == 'pm2').start(); "
+        "procs = [p for root in stage.processes.values() for p in (root, *root.children(recursive=True))]; "
+        "print(json.dumps([str(stage.workdir), [p.pid for p in procs]]), flush=True); time.sleep(60)"
     )
-    owner = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    procs = [psutil.Process(pid) for pid in json.loads(owner.stdout.readline())]
+    owner = subprocess.Popen([sys.executable, "-c", script, "pm2" if pm2 else "plain"], cwd=ROOT,
+                             stdout=subprocess.PIPE, text=True)
+    workdir, pids = json.loads(owner.stdout.readline())  # a short temporary path, as `python -m fixtures.stage` has
+    procs = [psutil.Process(pid) for pid in pids]
     owner.kill()
     owner.wait()
-    _, alive = psutil.wait_procs(procs, timeout=3)
-    assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+    try:
+        _, alive = psutil.wait_procs(procs, timeout=5)
+        assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_the_reaper_knows_its_daemon_by_its_title():
+    home = Path("/tmp/care2-stage-abc/pm2")
+    assert stage_pm2.is_daemon_of(["PM2 v7.0.4: God Daemon (/tmp/care2-stage-abc/pm2)", "", ""], home)  # padded
+    assert stage_pm2.is_daemon_of(["PM2 v7.0.4: God Daemon (/tmp/care2-sta"], home)  # cut to node's argv
+    assert not stage_pm2.is_daemon_of(["PM2 v7.0.4: God Daemon (/tmp/care2-stage-xyz/pm2)"], home)
+    assert not stage_pm2.is_daemon_of(["PM2 v7.0.4: God Daemon ("], home)
+    assert not stage_pm2.is_daemon_of(["python3", "-m", "http.server"], home)
 
 
 def get(http, stage, name, path="/", **kwargs):
@@ -300,6 +377,46 @@ def hang(s, h):
     assert_times_out(h, s, "backend")
 
 
+def pm2_zombie(s, h):
+    env = tomllib.loads(s.env_file.read_text())["environments"]["local"]
+    listed = json.loads(subprocess.run(env["pm2"]["command"], capture_output=True, text=True, check=True).stdout)
+    shown = {app["name"]: app for app in listed}
+    backend = shown[APPS["backend"]]
+    assert (backend["pid"], backend["monit"]["memory"], backend["pm2_env"]["status"]) == (
+        stage_pm2.DEAD_PID, 0, "online")
+    assert not psutil.pid_exists(stage_pm2.DEAD_PID)
+    real = s.jlist()
+    assert real[APPS["backend"]]["pid"] == s.processes["backend"].pid  # the backend itself runs on
+    assert shown[APPS["frontend"]]["pid"] == real[APPS["frontend"]]["pid"]
+
+
+def pm2_restart_loop(s, h):
+    caddy = s.jlist()["care2connect-caddy"]["pm2_env"]
+    assert caddy["restart_time"] >= 2 and caddy["unstable_restarts"] >= 1
+    time.sleep(1.2)
+    assert s.jlist()["care2connect-caddy"]["pm2_env"]["restart_time"] > caddy["restart_time"]
+    assert "bind: address already in use" in (s.workdir / "logs" / "caddy.log").read_text()
+
+
+def tunnel_stale(s, h):
+    config = s.workdir / "cloudflared" / "config.yml"
+    assert config.stat().st_mtime > s.processes["cloudflared"].create_time() + 2
+
+
+def tunnel_fresh(s, h):
+    assert time.time() - s.processes["cloudflared"].create_time() < 10
+    assert s.jlist()[APPS["cloudflared"]]["pm2_env"]["restart_time"] == 1  # restarted, by pm2 restart
+    assert tomllib.loads(s.env_file.read_text())["environments"]["local"]["tunnel"]["min_uptime"] == 120
+
+
+def quick_tunnel(s, h):
+    cmdline = s.processes["cloudflared"].cmdline()
+    assert cmdline[-4:] == ["--url", url(s, "frontend"), "--metrics", f"127.0.0.1:{s.ports['metrics']}"]
+    assert "run" not in cmdline
+    assert h.get(f"http://127.0.0.1:{s.ports['metrics']}/ready").status_code == 200  # connected, but not named
+    assert_cf_error(get(h, s, "edge_site"), 530, 1033)
+
+
 # What the catalog says must be seen when a fault is on: one check per fault.
 FAULT_CHECKS = {
     "frontend-down": frontend_down, "backend-down": backend_down, "db-down": db_down,
@@ -308,17 +425,20 @@ FAULT_CHECKS = {
     "backend-welcome-on-site": backend_welcome_on_site, "static-404-html": static_404_html,
     "api-base-3003": api_base_3003, "cors-blocked": cors_blocked, "mic-blocked": mic_blocked,
     "story-start-500": story_start_500, "processing-stuck": processing_stuck, "slow-health": slow_health,
-    "hang": hang,
+    "hang": hang, "pm2-zombie": pm2_zombie, "pm2-restart-loop": pm2_restart_loop, "tunnel-stale": tunnel_stale,
+    "tunnel-fresh": tunnel_fresh, "quick-tunnel": quick_tunnel,
 }
+# Faults made of or seen through PM2 run the stage under PM2; the others without it (quicker).
+PM2_FAULTS = NEEDS_PM2 | {"tunnel-fresh"}
 
 
 def test_every_fault_has_a_check():
     assert FAULT_CHECKS.keys() == FAULTS.keys()
 
 
-@pytest.mark.parametrize("fault", sorted(FAULTS))
+@pytest.mark.parametrize("fault", [pytest.param(f, marks=needs_pm2) if f in PM2_FAULTS else f for f in sorted(FAULTS)])
 def test_fault(fault, http):
-    with Stage({fault}) as stage:
+    with Stage({fault}, pm2=fault in PM2_FAULTS) as stage:
         FAULT_CHECKS[fault](stage, http)
 
 
