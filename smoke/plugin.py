@@ -7,6 +7,8 @@ Every knob is a fixture a project can override by name in its conftest.py: ``tar
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,7 @@ ENVIRONMENT_MARKERS = ("local", "production")
 TARGET_KEY = pytest.StashKey[Target]()
 HTTP_OBSERVERS_KEY = pytest.StashKey[list]()  # callables told of each answer the run's `http` client hands out
 SCREENSHOTS_KEY = pytest.StashKey[list]()
+SCRATCH_KEY = pytest.StashKey[str]()  # pytest-playwright's output folder when the user named none
 # Why this machine could not judge the target ("" = it could): asked before the first check and again
 # at the end when a check failed. The report passes it to verdict.decide(): COULD NOT CHECK, no alert.
 RUNNER_PROBLEM_KEY = pytest.StashKey[str]()
@@ -77,6 +80,25 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[TARGET_KEY] = load_target(config.getoption("env"), config.getoption("env_file"))
     except TargetError as error:
         raise pytest.UsageError(str(error)) from None
+    _keep_walk_traces(config)
+
+
+def _keep_walk_traces(config: pytest.Config) -> None:
+    """A failed walk keeps its Playwright trace (the report links a scrubbed copy).
+
+    pytest-playwright empties its --output folder at every start, so by default it gets a fresh
+    scratch folder of its own rather than test-results/ in the user's project.
+    """
+    if config.getoption("tracing", None) == "off":
+        config.option.tracing = "retain-on-failure"
+    if config.getoption("output", None) == "test-results":
+        config.option.output = config.stash[SCRATCH_KEY] = tempfile.mkdtemp(prefix="care2-playwright-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    scratch = config.stash.get(SCRATCH_KEY, None)
+    if scratch:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
