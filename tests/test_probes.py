@@ -14,7 +14,7 @@ WELCOME = "CareConnect System - Welcome"
 
 
 def answer(status: int, body: str, **headers: str) -> Answer:
-    headers.setdefault("content-type", "text/html; charset=UTF-8")
+    headers.setdefault("content_type", "text/html; charset=UTF-8")
     return Answer("GET", "https://care2connects.org/", status, httpx.Headers(
         {key.replace("_", "-"): value for key, value in headers.items()}), body.encode(), Timings(total_ms=5))
 
@@ -44,8 +44,9 @@ def test_digits_in_a_healthy_page_are_not_an_error():
     assert classify(answer(200, html)) is None
 
 
-def test_origin_5xx_without_the_edge_is_not_a_cloudflare_page():
-    assert classify(answer(502, "<h1>502 Bad Gateway</h1>")) is None
+def test_origin_5xx_without_the_edge_is_a_proxy_page_not_a_cloudflare_one():
+    assert classify(answer(502, "<h1>502 Bad Gateway</h1>")).kind == "proxy"
+    assert classify(answer(503, '{"status":"not_ready"}', content_type="application/json")) is None
 
 
 def test_proxy_invalid_hostname_and_backend_welcome_on_the_site():
@@ -115,3 +116,11 @@ def test_the_client_refuses_paths_that_harm_the_target(unused_port):
     for path in ("/api/test/shutdown", "/admin", "/admin/users"):
         with pytest.raises(ValueError, match="never calls"):
             client.get(f"http://127.0.0.1:{unused_port}{path}")
+
+
+def test_an_origin_error_passed_through_cloudflare_is_the_origins_answer():
+    db_down = answer(503, '{"ready":false,"message":"Database is not accessible"}', server="cloudflare",
+                     cf_ray="8f3a0b1c2d3e4f50-LAX", content_type="application/json")
+    assert classify(db_down) is None
+    proxy = classify(answer(502, "<html><body>Bad Gateway</body></html>", server="cloudflare"))
+    assert (proxy.kind, proxy.code) == ("proxy", "502")

@@ -20,8 +20,12 @@ from bs4 import BeautifulSoup
 from .http import Answer
 from .ports import is_loopback
 
-# Cloudflare's own 5xx codes at the edge; 530 carries the 1xxx family (1033: tunnel has no connector).
-EDGE_STATUSES = {500, 502, 503, 504, 520, 521, 522, 523, 524, 525, 526, 527, 530}
+# Statuses only Cloudflare itself sends (530 carries the 1xxx family: 1033, no tunnel connector).
+# A 500-504 through Cloudflare is the edge's own page only with #cf-error-details: otherwise the
+# origin said it (a /health/db 503 JSON passes through with `server: cloudflare` too).
+EDGE_ONLY_STATUSES = range(520, 531)
+# What a proxy says when the app behind it is down or hung; the app itself answers these in JSON.
+GATEWAY_STATUSES = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
 EDGE_ERROR_FIXES = {
     "1033": "the tunnel has no healthy connector: check that cloudflared runs the named tunnel "
@@ -100,14 +104,23 @@ def classify(answer: Answer, backend_welcome_title: str = "") -> ErrorPage | Non
     """The error page ``answer`` is, or ``None`` when it is not one."""
     via_cloudflare = (answer.header("server") or "").lower() == "cloudflare" or answer.header("cf-ray") is not None
     is_html = answer.content_type in ("text/html", "")
-    if via_cloudflare and (answer.status in EDGE_STATUSES or answer.status >= 500):
-        return _cloudflare_error(answer, Page.parse(answer.text) if is_html else None)
+    page = Page.parse(answer.text) if is_html else None
+    edge_page = page is not None and page.by_id("cf-error-details") is not None
+    if via_cloudflare and answer.status >= 500 and (edge_page or answer.status in EDGE_ONLY_STATUSES):
+        return _cloudflare_error(answer, page)
+    if answer.status in GATEWAY_STATUSES and answer.content_type != "application/json":
+        return ErrorPage(
+            "proxy", str(answer.status), answer.status,
+            f"a proxy answered {answer.status} ({GATEWAY_STATUSES[answer.status]}) instead of the app",
+            fix="the reverse proxy (Caddy) or the tunnel cannot reach the app behind it: check the app's port "
+            "and the proxy's upstream address",
+        )
     if answer.status == 404 and answer.text.lstrip().lower().startswith("invalid hostname"):
         return ErrorPage(
             "invalid-hostname", "404", 404, f"the reverse proxy does not know this host name: {answer.excerpt(80)!r}",
             fix="the Host header reached the proxy unrouted: check the proxy's site addresses and the tunnel ingress",
         )
-    if backend_welcome_title and is_html and Page.parse(answer.text).title == backend_welcome_title:
+    if backend_welcome_title and page is not None and page.title == backend_welcome_title:
         return ErrorPage(
             "backend-welcome", str(answer.status), answer.status,
             f"the backend's welcome page ({backend_welcome_title!r}) answered instead of the frontend",
