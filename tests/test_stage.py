@@ -58,6 +58,7 @@ def accepts(host, port):
 
 def test_env_file_points_at_the_stage(stage):
     env = tomllib.loads(stage.env_file.read_text())["environments"]
+    assert sorted(env) == ["local", "production"] and stage.tls is None  # production-tls only with tls_days
     assert env["local"]["site_url"] == url(stage, "frontend")
     assert env["local"]["api_url"] == url(stage, "backend")
     assert env["local"]["allow_writes"] is True

@@ -1,4 +1,5 @@
-"""TLS: the certificate probe and check (11) against loopback HTTPS servers with a local CA (trustme)."""
+"""TLS: the certificate probe and check (11) against loopback HTTPS servers with a local CA (trustme),
+and the whole production-like run against the stage's edge over HTTPS (Stage(tls_days=N))."""
 
 import ssl
 import threading
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.stage import Stage
 from smoke.probes.http import NoAnswer
 from smoke.probes.tls import read_certificate
 from smoke.verdict import GO, GO_WITH_WARNINGS, NO_GO, Verdict
@@ -127,3 +129,28 @@ def test_check_fails_on_a_certificate_browsers_refuse(ca, ca_file, run_predemo, 
 def test_check_skips_a_target_without_https(run_predemo, tmp_path, unused_port):
     [outcome] = run_check(run_predemo, tmp_path, f"http://127.0.0.1:{unused_port}").outcomes
     assert outcome.state == "skipped" and "no https URL" in outcome.message
+
+
+@pytest.mark.parametrize(("days", "verdict"), [(60, GO), (10, GO_WITH_WARNINGS), (2, NO_GO)])
+def test_the_stages_https_edge(run_predemo, monkeypatch, days, verdict):
+    """The stage's production-tls view (its edge over HTTPS, certificate from the stage's own CA), run as the
+    CI job runs it: the certificate's expiry alone decides, and the site and API checks are green over https.
+    Without host checks, as from CI: they would also see the tunnels of stages other test runs have up."""
+    monkeypatch.setenv("SMOKE_HOST_CHECKS", "false")
+    with Stage(pm2=False, tls_days=days) as stage:
+        run = run_predemo(stage.env_file, "production-tls", "predemo and not browser")
+        origins = [f"localhost:{stage.ports[name]}" for name in ("edge_site_tls", "edge_api_tls")]
+        expiry = f"valid until {stage.tls.expires:%Y-%m-%d %H:%M} UTC ({days} days), issued by"
+    outcomes = {outcome.nodeid.rpartition("::")[2]: outcome for outcome in run.verdict.outcomes}
+    tls = outcomes.pop("test_tls_certificates")
+    web = [outcome for outcome in outcomes.values() if "/test_web.py::" in outcome.nodeid]
+    assert run.verdict.state == verdict, run.output
+    assert len(web) >= 6 and all(outcome.state == "passed" and not outcome.shaky for outcome in web), run.output
+    if verdict == NO_GO:
+        assert tls.state == "failed" and "expected more than 3 days left, got 2.0 days" in tls.message
+        return
+    assert tls.state == "passed" and all(f"{origin} certificate {expiry}" in tls.result for origin in origins)
+    warned = origins if verdict == GO_WITH_WARNINGS else []
+    assert len(tls.warnings) == len(warned), tls.warnings
+    for origin, warning in zip(warned, tls.warnings, strict=True):
+        assert warning.startswith(f"{origin} certificate {expiry}") and "expires within 14 days: renew" in warning
