@@ -39,11 +39,13 @@ def main() -> None:
             verdict = from_json((reports / "verdict.json").read_text())
             retried = [line for outcome in verdict.outcomes for line in outcome.retried]
             red = [outcome.title for outcome in verdict.outcomes if outcome.red]
+            warned = [line for outcome in verdict.outcomes for line in outcome.warnings]
             red_runs += bool(red)
             retries += len(retried)
             line = f"run {number:2}: {verdict.state:<16} {seconds[-1]:5.1f} s"
             line += f"  red: {', '.join(red)}" if red else ""
             line += f"  retried: {'; '.join(retried)}" if retried else ""
+            line += f"  warnings: {'; '.join(warned)}" if warned else ""
             print(line, flush=True)
     print(f"{options.runs} runs: {red_runs} red, {retries} retries; "
           f"wall time min {min(seconds):.1f} s, max {max(seconds):.1f} s")
