@@ -44,7 +44,7 @@ def run_suite(env_file: Path, view: str, marks: str, reports: Path) -> tuple[flo
             peak = max(peak, child.memory_info().rss)
         except psutil.NoSuchProcess:
             break
-        time.sleep(0.02)
+        time.sleep(0.05)
     return time.monotonic() - started, peak / 2**20, child.returncode
 
 
@@ -84,7 +84,8 @@ def summary(label: str, times: list[float], peaks: list[float], codes: list[int]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
-    runs = parser.parse_args().runs
+    parser.add_argument("--only", help="run only the cases whose label contains this text")
+    options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="care2-bench-") as scratch, ExitStack() as stack:
         folder = Path(scratch)
         started = time.monotonic()
@@ -100,7 +101,9 @@ def main() -> None:
             ("everything hung, full set", hung, "hung", "predemo"),
         ]
         for label, env_file, view, marks in cases:
-            results = [run_suite(env_file, view, marks, folder / "reports") for _ in range(runs)]
+            if options.only and options.only not in label:
+                continue
+            results = [run_suite(env_file, view, marks, folder / "reports") for _ in range(options.runs)]
             times, peaks, codes = (list(column) for column in zip(*results, strict=True))
             print(summary(label, times, peaks, codes), flush=True)
 
