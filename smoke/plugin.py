@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ import pytest
 from .browser import NoBrowser, find_chromium
 from .conditions import Check
 from .probes.http import Client
+from .probes.pm2 import Jlist, PM2Error, read_jlist
 from .probes.runner import runner_problem
 from .probes.tls import trust
 from .target import Target, TargetError, load_target
@@ -36,6 +38,7 @@ TARGET_KEY = pytest.StashKey[Target]()
 HTTP_OBSERVERS_KEY = pytest.StashKey[list]()  # callables told of each answer the run's `http` client hands out
 SCREENSHOTS_KEY = pytest.StashKey[list]()
 SCRATCH_KEY = pytest.StashKey[str]()  # pytest-playwright's output folder when the user named none
+PM2_LIST_KEY = pytest.StashKey[Future]()  # `pm2 jlist`, started as the run starts (Node's start is slow)
 # Why this machine could not judge the target ("" = it could): asked before the first check and again
 # at the end when a check failed. The report passes it to verdict.decide(): COULD NOT CHECK, no alert.
 RUNNER_PROBLEM_KEY = pytest.StashKey[str]()
@@ -102,9 +105,25 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Before blaming the target, prove this machine's network works (runner.reference_url)."""
-    if _checks_target(session):
-        session.config.stash[RUNNER_PROBLEM_KEY] = runner_problem(session.config.stash[TARGET_KEY])
+    """Before blaming the target, prove this machine's network works (runner.reference_url).
+
+    PM2's list is asked for now, in the background, so that it is there when the host checks come.
+    """
+    if not _checks_target(session):
+        return
+    target = session.config.stash[TARGET_KEY]
+    session.config.stash[RUNNER_PROBLEM_KEY] = runner_problem(target)
+    if target.host_checks and target.pm2.apps and any(item.get_closest_marker("host") for item in session.items):
+        reader = ThreadPoolExecutor(max_workers=1)
+        session.config.stash[PM2_LIST_KEY] = reader.submit(_pm2_list, target)
+        reader.shutdown(wait=False)  # the read goes on; the pm2_list fixture waits for it
+
+
+def _pm2_list(target: Target) -> Jlist | PM2Error:
+    try:
+        return read_jlist(target.pm2.command, target.pm2.timeout)
+    except PM2Error as error:
+        return error
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -155,6 +174,15 @@ def http(target: Target, pytestconfig: pytest.Config):
                      target.api(paths.api_status)])
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def pm2_list(target: Target, pytestconfig: pytest.Config) -> Jlist | PM2Error | None:
+    """PM2's list, read once: a Jlist, the PM2Error that kept it from being read, or None where PM2 is not used."""
+    if not target.pm2.apps:
+        return None
+    started = pytestconfig.stash.get(PM2_LIST_KEY, None)
+    return started.result() if started is not None else _pm2_list(target)
 
 
 @pytest.fixture

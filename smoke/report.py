@@ -357,6 +357,11 @@ class PresenterReport:
         metadata.clear()
         metadata.update(self.redactor.scrub({**ours, **rest}))
 
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """The checks run in the checklist's order, as the presenter reads them."""
+        keys = {item.nodeid: CheckRecord.of(item, order).sort_key for order, item in enumerate(items)}
+        items.sort(key=lambda item: keys[item.nodeid])
+
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.records = {item.nodeid: CheckRecord.of(item, order) for order, item in enumerate(session.items)}

@@ -13,20 +13,20 @@ import pytest
 ROOT = Path(__file__).parent.parent
 
 
-def descendants(process: psutil.Process) -> dict[int, float]:
-    """pid -> create_time of everything below ``process`` (so a reused pid is not mistaken for ours)."""
+def descendants(process: psutil.Process) -> dict[int, tuple[float, str]]:
+    """pid -> (create_time, name) of everything below ``process`` (a reused pid is not mistaken for ours)."""
     found = {}
     for child in process.children(recursive=True):
         try:
-            found[child.pid] = child.create_time()
-        except psutil.NoSuchProcess:
+            found[child.pid] = (child.create_time(), child.name())
+        except psutil.NoSuchProcess:  # came and went between the listing and the look
             pass
     return found
 
 
-def still_running(seen: dict[int, float]) -> list[str]:
+def still_running(seen: dict[int, tuple[float, str]]) -> list[str]:
     alive = []
-    for pid, created in seen.items():
+    for pid, (created, _) in seen.items():
         try:
             process = psutil.Process(pid)
             if process.create_time() == created and process.status() != psutil.STATUS_ZOMBIE:
@@ -42,12 +42,12 @@ def test_an_interrupted_walk_leaves_no_process_behind(interrupt):
                "--env-file={env_file}", "-p", "no:cacheprovider", "-q"]
     runner = psutil.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                           start_new_session=True)
-    seen: dict[int, float] = {}
+    seen: dict[int, tuple[float, str]] = {}
     deadline = time.monotonic() + 60
     try:
         while time.monotonic() < deadline:  # wait until Chromium is up, in the middle of the walk
             seen |= descendants(runner)
-            if any("chrom" in psutil.Process(pid).name().lower() for pid in seen if psutil.pid_exists(pid)):
+            if any("chrom" in name.lower() for _, name in seen.values()):
                 break
             time.sleep(0.1)
         else:
@@ -64,7 +64,7 @@ def test_an_interrupted_walk_leaves_no_process_behind(interrupt):
             time.sleep(0.2)
         assert not still_running(seen), f"left behind after {interrupt.name}: {still_running(seen)}"
     finally:
-        for pid, created in seen.items():  # never leave our own mess behind, whatever the test says
+        for pid, (created, _) in seen.items():  # never leave our own mess behind, whatever the test says
             try:
                 process = psutil.Process(pid)
                 if process.create_time() == created:

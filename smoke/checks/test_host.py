@@ -84,17 +84,6 @@ def logs(target, role: str) -> str:
     return f"pm2 logs {name} --lines 50" if name else f"the {role}'s log"
 
 
-@pytest.fixture(scope="module")
-def pm2_list(target) -> Jlist | PM2Error | None:
-    """PM2's list, read once: a Jlist, the PM2Error that kept it from being read, or None where PM2 is not used."""
-    if not target.pm2.apps:
-        return None
-    try:
-        return read_jlist(target.pm2.command, target.pm2.timeout)
-    except PM2Error as error:
-        return error
-
-
 def pm2_apps(pm2_list) -> tuple[App, ...]:
     return pm2_list.apps if isinstance(pm2_list, Jlist) else ()
 
