@@ -27,9 +27,8 @@ def start_backend(target) -> str:
 
 def frontend_page(check, target, path: str, what: str):
     """A page of the site that must be the frontend's HTML, answered in time."""
-    url = target.site(path)
-    answer = check.get(url, what, start_frontend(target))
-    fix = start_frontend(target)
+    url, fix = target.site(path), start_frontend(target)
+    answer = check.get(url, what, fix)
     check.that(answer.status == 200, f"{what} status", 200, answer.status, answer, fix)
     check.that(answer.content_type == "text/html", f"{what} content type", "text/html", answer.content_type, answer)
     origin = answer.header("x-care2-origin")
