@@ -22,8 +22,10 @@ def test_healthy_walk_submits_and_reaches_the_profile(tmp_path, run_predemo):
     state, message = run.outcomes[WALK]
     assert state == "passed", run.output
     assert created == 1
-    shots = list((run.reports).glob("*.html"))
-    assert shots, "the walk's report was written"
+    page = (run.reports / "latest.html").read_text(encoding="utf-8")
+    steps = ("1. Home page", "2. Consent", "3. Recording", "4. Submit and processing", "5. Profile page")
+    assert all(step in page for step in steps), "a screenshot of every step is in the report"
+    assert page.count("data:image/jpeg;base64,") >= len(steps)
 
 
 def test_walk_without_writes_stops_before_submitting_and_creates_nothing(tmp_path, run_predemo):
