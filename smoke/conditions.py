@@ -13,6 +13,7 @@ from typing import NoReturn
 
 import pytest
 
+from .probes.findings import Finding
 from .probes.http import Answer, Client, NoAnswer
 from .probes.pages import classify
 
@@ -63,6 +64,23 @@ class Check:
         if error_page is not None:
             self.fail(f"{what}: got an error page: {error_page.describe()}", answer, error_page.fix)
         return answer
+
+    def weigh(self, title: str, findings: list[Finding]) -> list[str]:
+        """Fail with every failure among ``findings``, each with its fix; warn of the warnings; return the notes."""
+        failures = [finding for finding in findings if finding.severity == "fail"]
+        if len(failures) == 1:
+            self.fail(f"{title}: {failures[0].what}", fix=failures[0].fix)
+        if failures:
+            lines = [f"{title}: {len(failures)} problems"]
+            for finding in failures:
+                lines.append(f"  - {finding.what}")
+                if finding.fix:
+                    lines.append(f"    fix: {finding.fix}")
+            self.fail("\n".join(lines))
+        for finding in findings:
+            if finding.severity == "warn":
+                self.warn(f"{title}: {finding.what}" + (f"; fix: {finding.fix}" if finding.fix else ""))
+        return [finding.what for finding in findings if finding.severity == "note"]
 
     def warn(self, what: str) -> None:
         """Something that does not stop the demo but the presenter should know (GO WITH WARNINGS)."""

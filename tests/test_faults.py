@@ -69,9 +69,9 @@ CASES = [
          {"site_reachable": ("Cloudflare error 502", "Bad gateway", "failing hop: Host"),
           "port_drift": ("cloudflared ingress {config}", "care2connects.org -> http://localhost:{dead}")}),
     case("ipv6-only-dial", "production", SITE_VIA_EDGE | {"dual_stack"},
-         {"dual_stack": ("::1:{fe} connection refused while 127.0.0.1:{fe} accepts", "the Jan 11 failure",
+         {"dual_stack": ("[::1]:{fe} connection refused while 127.0.0.1:{fe} accepts", "the Jan 11 failure",
                          "use http://127.0.0.1:{fe} in the tunnel ingress ({config})")}),
-    # Straight to the frontend the HTTP client falls back to 127.0.0.1: only the dual-stack check sees it.
+    # Straight to the frontend nothing dials [::1]: only the dual-stack check sees the tunnel's ingress.
     case("ipv6-only-dial", "local", {"dual_stack"},
          {"dual_stack": ("refused while 127.0.0.1:{fe} accepts",)}),
     case("port-drift", "local", {"port_drift", "api_health", "database", "frontend_to_backend"},
@@ -92,7 +92,8 @@ CASES = [
     case("static-404-html", "local", {"site_reachable", "tell_your_story_page"},
          {"site_reachable": ("/_next/static/", "404", "text/html")}),
     case("api-base-3003", "local", {"frontend_to_backend"},
-         {"frontend_to_backend": ("API base", "http://localhost:{be}")}),
+         {"frontend_to_backend": ("API base", "sends the story to http://localhost:{dead}", "connection refused",
+                                  "not to the configured API http://localhost:{be}")}),
     case("cors-blocked", "local", {"frontend_to_backend"},
          {"frontend_to_backend": ("CORS", "http://localhost:{fe}", "Access-Control-Allow-Origin")}),
     # Faults only the walk meets (tests/test_walk.py): every other check stays green.

@@ -7,7 +7,7 @@ import pytest
 
 from smoke.probes.health import DatabaseReadiness, DatabaseStatus, Liveness
 from smoke.probes.http import Answer, Client, NoAnswer, Timings
-from smoke.probes.pages import Page, api_bases_in, classify
+from smoke.probes.pages import Page, classify
 
 PAGES = Path(__file__).parent.parent / "fixtures" / "pages"
 WELCOME = "CareConnect System - Welcome"
@@ -69,19 +69,15 @@ def test_page_reads_title_headings_assets_and_buttons():
     assert page.button("Continue to Recording").has_attr("disabled")
 
 
-@pytest.mark.parametrize(
-    ("script", "site", "expected"),
-    [
-        ('const b = h === "localhost" ? "http://localhost:3003" : "https://api.care2connects.org"',
-         "http://localhost:3000", {"http://localhost:3003"}),
-        ('fetch("https://api.care2connect.org/api/story/start"); "https://reactjs.org/docs/error-decoder.html"',
-         "https://care2connects.org", {"https://api.care2connect.org"}),
-        ('"https://care2connects.org/profile"', "https://care2connects.org", set()),
-        ('fetch("/api/story/start")', "http://localhost:3000", set()),
-    ],
-)
-def test_api_bases_in_page_code(script, site, expected):
-    assert api_bases_in(script, site) == expected
+def test_page_text_is_what_a_person_reads():
+    """Care2's home h1 is `Welcome to<br/><span>CareConnect</span>`: its textContent is "Welcome toCareConnect"."""
+    page = Page.parse('<h1 class="x">Welcome to<br/><span class="text-blue-800">CareConnect</span></h1>'
+                      '<h1>Care<strong>Connect</strong>  <!-- hidden -->rocks</h1>'
+                      '<button><svg aria-hidden="true"></svg><span>Start Recording</span></button>')
+    assert page.h1 == ["Welcome to CareConnect", "CareConnect rocks"]
+    assert page.has_h1("Welcome to CareConnect") and page.has_h1("welcome TO careconnect")
+    assert not page.has_h1("Welcome toCareConnect") and not page.has_h1("Welcome")
+    assert page.button("Start Recording") is not None
 
 
 def test_health_readers_take_only_what_decides():

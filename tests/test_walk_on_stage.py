@@ -47,6 +47,7 @@ def test_walk_without_writes_stops_before_submitting_and_creates_nothing(tmp_pat
         ("mic-blocked", ("step '3. Recording'", "Could not access microphone",
                          "microphone blocked by Permissions-Policy", "microphone=()")),
         ("story-start-500", ("step '4. Submit and processing'", "POST http://localhost:{be}/api/story/start -> 500",
+                             "Cannot read properties of undefined (reading 'create')",
                              "Failed to process your story")),
         ("processing-stuck", ("processing stuck", "'TRANSCRIBING' at 30%", "waited 10 s")),
         ("static-404-html", ("step '1. Home page'", "static asset failed", "/_next/static/", "404")),

@@ -14,8 +14,9 @@ from typing import NamedTuple
 
 import pytest
 
-from smoke.probes import ports, tunnel
+from smoke.probes import dualstack, ports, tunnel
 from smoke.probes.appconfig import disagreements, ecosystem_file
+from smoke.probes.findings import Finding
 from smoke.probes.pm2 import App, Jlist, PM2Error, read_jlist
 from smoke.probes.processes import family
 
@@ -32,15 +33,7 @@ class Problem(NamedTuple):
 
 def report(check, title: str, problems: list[Problem]) -> None:
     """Fail with every problem, each with its fix; nothing when there is none."""
-    if len(problems) == 1:
-        check.fail(f"{title}: {problems[0].what}", fix=problems[0].fix)
-    if problems:
-        lines = [f"{title}: {len(problems)} problems"]
-        for problem in problems:
-            lines.append(f"  - {problem.what}")
-            if problem.fix:
-                lines.append(f"    fix: {problem.fix}")
-        check.fail("\n".join(lines))
+    check.weigh(title, [Finding("fail", problem.what, problem.fix) for problem in problems])
 
 
 def duration(seconds: float) -> str:
@@ -332,17 +325,11 @@ def port_problems(target, role: str, port: int, holders: list[ports.Identity], d
 # --- dual stack ------------------------------------------------------------------------------------------------------
 
 
-class Dialled(NamedTuple):
-    source: str  # who dials it, for the message
-    host: str
-    port: int
-    ingress: str = ""  # the tunnel config that names it
-
-
-def dialled_origins(target) -> tuple[dict[tuple[str, int], list[Dialled]], list[str]]:
-    """(host, port) -> who dials it on this host, from the tunnel's ingress and the environment's URLs;
+def dialled_origins(target) -> tuple[list[dualstack.Dialled], list[str]]:
+    """Each loopback origin some client on this host dials, from the tunnel's ingress and the environment's URLs;
     and the configs that could not be read."""
-    found, unread = [], []
+    found: dict[tuple[str, int], list[dualstack.Dialled]] = {}
+    unread = []
     configs = [target.tunnel.config] if target.tunnel.config else [
         str(process.config_path) for process in tunnel.find_cloudflared() if process.config_path
     ]
@@ -354,47 +341,32 @@ def dialled_origins(target) -> tuple[dict[tuple[str, int], list[Dialled]], list[
             continue
         for rule in config.ingress:
             if rule.origin and ports.is_loopback(rule.origin[0]):
-                source = f"the tunnel ingress for {rule.hostname or 'every other host'}"
-                found.append(Dialled(source, *rule.origin, str(config.path)))
+                found.setdefault(rule.origin, []).append(dualstack.Dialled(
+                    *rule.origin, f"the tunnel ingress for {rule.hostname or 'every other host'}",
+                    f"the tunnel ingress ({config.path})", by_tunnel=True))
     for what, url in (("site", target.site_url), ("API", target.api_url)):
         origin = tunnel.Ingress("", url).origin
         if origin and origin[0] == "localhost":
-            found.append(Dialled(f"the {what} URL {url}", *origin))
-    grouped: dict[tuple[str, int], list[Dialled]] = {}
-    for dialled in found:
-        grouped.setdefault((dialled.host, dialled.port), []).append(dialled)
-    return grouped, unread
+            found.setdefault(origin, []).append(dualstack.Dialled(*origin, f"the {what} URL {url}"))
+    return [
+        dualstack.Dialled(host, port, " and ".join(d.who for d in dialled),
+                          next((d.place for d in dialled if d.place), ""), any(d.by_tunnel for d in dialled))
+        for (host, port), dialled in found.items()
+    ], unread
 
 
 def test_dual_stack(target, check):
-    """(8) Ports: dual stack: every origin dialled by the name localhost accepts on both 127.0.0.1 and ::1."""
+    """(8) Ports: dual stack: every client here that dials an origin by the name localhost reaches the service."""
     origins, unread = dialled_origins(target)
     for problem in unread:
         check.warn(f"dual stack: {problem}; its ingress is not checked")
-    problems, results = [], []
-    for (host, port), sources in origins.items():
-        v4, v6 = (ports.dial(address, port, target.budgets.connect) for address in ports.LOCALHOST_ADDRESSES)
-        named = (v4, v6) if host == "localhost" else (v6 if ":" in host else v4,)
-        ingress = next((source.ingress for source in sources if source.ingress), "")
-        place = (f"the tunnel ingress ({ingress})" if ingress
-                 else f"the tunnel ingress and wherever localhost:{port} is dialled")
-        who = f"{host}:{port}, dialled by {' and '.join(source.source for source in sources)}"
-        if all(dial.accepted for dial in named):
-            results.append(f"{host}:{port} accepts" + (" on 127.0.0.1 and ::1" if len(named) > 1 else ""))
-        elif v4.accepted and not v6.accepted:
-            problems.append(Problem(
-                f"{who}: ::1:{port} {v6.reason} while 127.0.0.1:{port} accepts — the Jan 11 failure "
-                f"(dial tcp [::1]:{port}: connection refused, then 502 and 1033)",
-                f"use http://127.0.0.1:{port} in {place}, or make the service listen on ::1 too",
-            ))
-        elif v6.accepted and not v4.accepted:
-            problems.append(Problem(
-                f"{who}: 127.0.0.1:{port} {v4.reason} while [::1]:{port} accepts",
-                f"make the service listen on 127.0.0.1 too, or use http://[::1]:{port} in {place}",
-            ))
-        else:
-            results.append(f"nothing accepts on port {port} (the ports check says why)")
-    report(check, "Dual stack", problems)
+    resolved = dualstack.resolve("localhost")
+    findings = [
+        finding
+        for origin in origins
+        for finding in dualstack.judge(origin, resolved, dualstack.reach(origin.port, target.budgets.connect))
+    ]
+    results = check.weigh("Dual stack", findings)
     if not origins:
         check.warn("dual stack not checked: no origin here is dialled by the name localhost as far as the "
                    "environments file tells (set tunnel.config to check the tunnel's ingress)")

@@ -6,19 +6,21 @@ Error pages are recognised by status, headers and page structure (Cloudflare's
 >>> page = Page.parse("<title>Hi</title><h1>Welcome</h1><script src='/_next/static/a.js'></script>")
 >>> page.title, page.h1, page.assets
 ('Hi', ['Welcome'], ['/_next/static/a.js'])
+>>> Page.parse('<h1>Welcome to<br/><span class="x">Care</span>Connect</h1>').h1   # what a person reads
+['Welcome to CareConnect']
+>>> same_words("Welcome to CareConnect", "welcome  to   CareConnect")
+True
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 
 from .http import Answer
-from .ports import is_loopback
 
 # Statuses only Cloudflare itself sends (530 carries the 1xxx family: 1033, no tunnel connector).
 # A 500-504 through Cloudflare is the edge's own page only with #cf-error-details: otherwise the
@@ -35,6 +37,44 @@ EDGE_ERROR_FIXES = {
     "504": "the origin did not answer in time: check for a hung frontend/backend",
     "524": "the origin did not answer in time: check for a hung frontend/backend",
 }
+
+# Elements that break a line where they start and end; inline ones (span, strong, a...) join their words.
+BLOCKS = frozenset(
+    "address article aside blockquote br dd div dl dt fieldset figcaption figure footer form h1 h2 h3 h4 h5 h6 "
+    "header hr li main nav ol p pre section table tbody td tfoot th thead tr ul".split()
+)
+UNSEEN = frozenset({"script", "style", "template", "noscript"})
+
+
+def seen_text(element) -> str:
+    """The text of an element as a person reads it (like innerText): markup inside a word does not split it,
+    a line break or a block does, and whitespace is one blank."""
+    parts: list[str] = []
+
+    def walk(node) -> None:
+        for child in node.children:
+            if isinstance(child, Comment):
+                continue
+            if isinstance(child, NavigableString):
+                parts.append(str(child))
+            elif isinstance(child, Tag) and child.name not in UNSEEN:
+                block = child.name in BLOCKS
+                parts.append(" " if block else "")
+                walk(child)
+                parts.append(" " if block else "")
+
+    walk(element)
+    return " ".join("".join(parts).split())
+
+
+def same_words(expected: str, seen: str) -> bool:
+    """The same words in the same order, whatever the whitespace, markup or letter case between them."""
+    return expected.casefold().split() == seen.casefold().split()
+
+
+def words_pattern(text: str) -> re.Pattern:
+    """A pattern for a whole text with these words in this order, any whitespace between them, any case."""
+    return re.compile(r"^\s*" + r"\s+".join(re.escape(word) for word in text.split()) + r"\s*$", re.IGNORECASE)
 
 
 @dataclass
@@ -53,7 +93,7 @@ class Page:
 
     @property
     def h1(self) -> list[str]:
-        return [h.get_text(" ", strip=True) for h in self.soup.find_all("h1")]
+        return [seen_text(h) for h in self.soup.find_all("h1")]
 
     @property
     def assets(self) -> list[str]:
@@ -73,7 +113,10 @@ class Page:
         return self.soup.find(id=element_id)
 
     def button(self, text: str):
-        return next((b for b in self.soup.find_all("button") if b.get_text(" ", strip=True) == text), None)
+        return next((b for b in self.soup.find_all("button") if same_words(text, seen_text(b))), None)
+
+    def has_h1(self, text: str) -> bool:
+        return any(same_words(text, heading) for heading in self.h1)
 
     def text(self) -> str:
         return self.soup.get_text(" ", strip=True)
@@ -162,37 +205,3 @@ def _hop_name(tile) -> str:
 
 def absolute(base_url: str, reference: str) -> str:
     return urljoin(base_url + "/", reference)
-
-
-def same_origin(url: str, other: str) -> bool:
-    a, b = urlsplit(url), urlsplit(other)
-    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
-
-
-ABSOLUTE_ORIGIN = re.compile(r"""https?://(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?""")
-
-
-def api_bases_in(script: str, site_url: str) -> set[str]:
-    """Origins a page's script names that belong to the site's own family, the site itself excepted.
-
-    The family is loopback for a loopback site, else host names close to the site's own
-    (``api.care2connect.org`` is close to ``care2connects.org``: that typo broke a demo).
-    """
-    site = urlsplit(site_url)
-    found = set()
-    for match in ABSOLUTE_ORIGIN.finditer(script):
-        origin = match.group(0)
-        parts = urlsplit(origin)
-        if parts.hostname and not same_origin(origin, site_url) and _same_family(parts.hostname, site.hostname or ""):
-            found.add(origin)
-    return found
-
-
-def _same_family(host: str, site_host: str) -> bool:
-    if is_loopback(site_host):
-        return is_loopback(host)
-    return difflib.SequenceMatcher(None, _registrable(host), _registrable(site_host)).ratio() >= 0.85
-
-
-def _registrable(host: str) -> str:
-    return ".".join(host.split(".")[-2:])

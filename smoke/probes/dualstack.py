@@ -1,0 +1,155 @@
+"""Dual stack: does a client that dials an origin by the name ``localhost`` reach the service, on this host?
+
+What counts is what clients here really do: this host's resolver gives ``localhost`` one or both loopback
+addresses, in its order (Windows: ::1 first; many Linux hosts: 127.0.0.1 only). Most clients fall back to
+the next address when the first refuses; cloudflared dialling its ingress did not (Jan 11: "dial tcp
+[::1]:3000: connect: connection refused", then 502 and 1033).
+
+>>> judge(Dialled("localhost", 3001, "the API URL"), ("127.0.0.1",),
+...       {"127.0.0.1": Reach(True, "accepted", 7), "::1": Reach(False, "connection refused")})[0].severity
+'note'
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+from .findings import Finding
+from .ports import LOCALHOST_ADDRESSES, dial, listening_on
+from .processes import ancestors
+
+WILDCARD_OF = {"127.0.0.1": ("0.0.0.0", ""), "::1": ("::",)}  # a socket on these accepts on the loopback address
+DUAL_WILDCARD = "::"  # an IPv6 wildcard socket takes IPv4 too unless it is v6-only
+
+
+@dataclass(frozen=True)
+class Dialled:
+    """An origin some client on this host dials: ``host`` is ``localhost`` or a loopback address."""
+
+    host: str
+    port: int
+    who: str  # "the tunnel ingress for care2connects.org", "the API URL http://localhost:3001"
+    place: str = ""  # where to change the address, for the fix ("" = wherever it is dialled)
+    by_tunnel: bool = False  # cloudflared dials it: it does not fall back to the next address
+
+    @property
+    def name(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Reach:
+    """One loopback address of the origin: whether it accepts, and the PID listening there (None = unknown)."""
+
+    accepted: bool
+    reason: str
+    pid: int | None = None
+
+
+def resolve(name: str = "localhost") -> tuple[str, ...]:
+    """The loopback addresses this host's resolver gives for ``name``, in its order (() if it gives none)."""
+    try:
+        infos = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return ()
+    found = (info[4][0].split("%")[0] for info in infos)
+    return tuple(dict.fromkeys(address for address in found if address in LOCALHOST_ADDRESSES))
+
+
+def reach(port: int, timeout: float) -> dict[str, Reach]:
+    """Both loopback addresses of ``port``: dialled, and who listens there."""
+    holders = listening_on(port)
+    found = {}
+    for address in LOCALHOST_ADDRESSES:
+        attempt = dial(address, port, timeout)
+        pid = next((listener.pid for listener in holders if address in listener.addresses), None)
+        if pid is None and attempt.accepted:
+            pid = next((listener.pid for listener in holders
+                        if set(WILDCARD_OF[address]) & set(listener.addresses) or DUAL_WILDCARD in listener.addresses),
+                       None)
+        found[address] = Reach(attempt.accepted, attempt.reason, pid)
+    return found
+
+
+def judge(origin: Dialled, resolved: tuple[str, ...], reached: dict[str, Reach]) -> list[Finding]:
+    """Red only where a client here really fails or reaches another program; a risk elsewhere is a warning."""
+    if origin.host != "localhost":
+        return _literal(origin, reached)
+    tried = resolved or ("127.0.0.1",)  # a resolver that gives no loopback address: clients fall back to IPv4
+    accepting = [address for address in LOCALHOST_ADDRESSES if reached[address].accepted]
+    where = origin.place or f"wherever localhost:{origin.port} is dialled"
+    order = f"localhost is {' then '.join(tried)} on this host"
+    if not accepting:
+        return [Finding("note", f"nothing accepts on port {origin.port} (the ports check says why)")]
+    v4, v6 = (reached[address] for address in LOCALHOST_ADDRESSES)
+    if v4.accepted and v6.accepted and not _same_program(v4.pid, v6.pid):
+        severity = "fail" if set(tried) >= set(LOCALHOST_ADDRESSES) else "warn"
+        return [Finding(
+            severity,
+            f"{origin.name}, dialled by {origin.who}: 127.0.0.1:{origin.port} is held by PID {v4.pid} and "
+            f"[::1]:{origin.port} by PID {v6.pid}: two programs, and a client reaches one or the other by the "
+            f"address it tries first ({order})",
+            f"stop the one that is not the service (the ports check names the service's PID), or use "
+            f"http://127.0.0.1:{origin.port} in {where}",
+        )]
+    if not any(reached[address].accepted for address in tried):
+        refused = "; ".join(f"{address} {reached[address].reason}" for address in tried)
+        return [Finding(
+            "fail",
+            f"{origin.name}, dialled by {origin.who}: {order}, and there {refused}, while only "
+            f"{' and '.join(accepting)} accepts: nobody dialling localhost reaches the service",
+            f"use http://{_bracketed(accepting[0])}:{origin.port} in {where}, or make the service listen on "
+            f"{tried[0]} too",
+        )]
+    findings = []
+    for address in LOCALHOST_ADDRESSES:
+        if reached[address].accepted:
+            continue
+        other = accepting[0]
+        refused = (f"{_bracketed(address)}:{origin.port} {reached[address].reason} while "
+                   f"{_bracketed(other)}:{origin.port} accepts")
+        fix = (f"use http://{_bracketed(other)}:{origin.port} in {where}, or make the service listen on "
+               f"{address} too")
+        if address == tried[0]:
+            # the first address refuses: cloudflared stops there; browsers, Node and curl try the next one
+            severity = "fail" if origin.by_tunnel else "warn"
+            findings.append(Finding(severity, f"{origin.name}, dialled by {origin.who}: {refused}, and {order}: "
+                                    + ("cloudflared dials the first address only, so visitors get 502, then 1033"
+                                       if origin.by_tunnel else "a client that does not fall back to the next "
+                                       "address fails"), fix))
+        elif address in tried or origin.by_tunnel:
+            findings.append(Finding("warn", f"{origin.name}, dialled by {origin.who}: {refused}; {order}, but a "
+                                    f"client that tries {address} first (where localhost resolves to it first, "
+                                    "as on Windows) is refused", fix))
+        else:
+            findings.append(Finding("note", f"{origin.name}: {address} refuses, and no client here tries it "
+                                    f"({order})"))
+    return findings or [Finding("note", f"{origin.name} accepts on 127.0.0.1 and ::1")]
+
+
+def _literal(origin: Dialled, reached: dict[str, Reach]) -> list[Finding]:
+    address = origin.host.strip("[]")
+    other = next(a for a in LOCALHOST_ADDRESSES if a != address)
+    if reached[address].accepted:
+        return [Finding("note", f"{origin.name} accepts")]
+    if not reached[other].accepted:
+        return [Finding("note", f"nothing accepts on port {origin.port} (the ports check says why)")]
+    where = origin.place or f"wherever {origin.name} is dialled"
+    return [Finding(
+        "fail",
+        f"{origin.name}, dialled by {origin.who}: {_bracketed(address)}:{origin.port} {reached[address].reason} "
+        f"while {_bracketed(other)}:{origin.port} accepts — the Jan 11 failure (dial tcp "
+        f"{_bracketed(address)}:{origin.port}: connection refused, then 502 and 1033)",
+        f"use http://{_bracketed(other)}:{origin.port} in {where}, or make the service listen on {address} too",
+    )]
+
+
+def _same_program(first: int | None, second: int | None) -> bool:
+    if first is None or second is None or first == second:
+        return True  # a PID the OS hides from this user cannot be told apart
+    return first in ancestors(second) or second in ancestors(first)
+
+
+def _bracketed(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
