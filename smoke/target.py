@@ -257,7 +257,8 @@ def _resolve(environments: dict, name: str, source: str, seen: tuple[str, ...] =
 def _merge(base: dict, over: dict) -> dict:
     merged = dict(base)
     for key, value in over.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+        # an empty table replaces: `[x.pm2.apps]` with nothing in it says "no PM2 here"
+        if isinstance(value, dict) and value and isinstance(merged.get(key), dict):
             merged[key] = _merge(merged[key], value)
         else:
             merged[key] = value

@@ -76,7 +76,7 @@ CASES = [
          {"dual_stack": ("refused while 127.0.0.1:{fe} accepts",)}),
     case("port-drift", "local", {"port_drift", "api_health", "database", "frontend_to_backend"},
          {"port_drift": ("backend: configured port {be}, but nothing listens there",
-                         "the backend listens on port {be_listen} instead", "PID {pid_backend} (",
+                         "the backend listens on port {be_listen} instead", "PID {pid_backend_server} (",
                          "fixtures.stage.backend --port {be} --listen-port {be_listen}",
                          "PM2 app careconnect-backend-prod"),
           "api_health": ("connection refused", "port {be}")}),
@@ -143,6 +143,8 @@ def facts(stage: Stage) -> dict[str, object]:
              "eco": stage.workdir / "ecosystem.json", "config_changed": clock(config.stat().st_mtime),
              "tunnel_started": clock(stage.processes["cloudflared"].create_time())}
     found |= {f"pid_{name.replace('-', '_')}": process.pid for name, process in stage.processes.items()}
+    if "backend" in stage.processes:  # the launcher's child listens, as tsx's does
+        found["pid_backend_server"] = next((child.pid for child in stage.processes["backend"].children()), None)
     found |= {f"pm_id_{name.removeprefix('careconnect-').removesuffix('-prod')}": entry["pm_id"]
               for name, entry in stage.jlist().items()}
     return found

@@ -22,6 +22,7 @@ import pytest
 from fixtures.stage import FAULTS, Stage, StageError
 from fixtures.stage import pm2 as stage_pm2
 from fixtures.stage.faults import NEEDS_PM2
+from smoke.probes.ports import listening_on
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST = {"x-c2c-test": "1"}
@@ -173,6 +174,9 @@ def test_processes_look_like_the_real_ones(stage):
     # as Care2's: `next start` listens on both loopback addresses, the backend on IPv4 only
     assert accepts("127.0.0.1", stage.ports["frontend"]) and accepts("::1", stage.ports["frontend"])
     assert accepts("127.0.0.1", stage.ports["backend"]) and not accepts("::1", stage.ports["backend"])
+    # as `tsx src/server.ts`: the backend process started is not the listener, its child is
+    (holder,) = listening_on(stage.ports["backend"])
+    assert [child.pid for child in stage.processes["backend"].children()] == [holder.pid]
 
 
 def test_pages_have_the_real_shapes(stage, http):
@@ -198,7 +202,8 @@ def test_apps_run_under_the_stages_own_pm2():
             assert listed[app]["pid"] == stage.processes[name].pid
             assert stage.processes[name].ppid() == stage.processes["pm2"].pid  # the daemon runs it
         for name in ("frontend", "backend"):
-            held = {c.laddr.port for c in stage.processes[name].net_connections() if c.status == psutil.CONN_LISTEN}
+            held = {c.laddr.port for process in (stage.processes[name], *stage.processes[name].children())
+                    for c in process.net_connections() if c.status == psutil.CONN_LISTEN}  # the backend's child
             assert held == {stage.ports[name]} and listed[APPS[name]]["pm2_env"]["PORT"] == str(stage.ports[name])
         # its own daemon, in its own PM2_HOME
         assert (stage.pm2_home / "pm2.pid").read_text().strip() == str(stage.processes["pm2"].pid)

@@ -30,6 +30,14 @@ def test_a_file_is_laid_over_the_bundled_one(tmp_path):
     assert load_target("local", extra, environ={}).ports.backend == 3002
 
 
+def test_an_empty_table_says_none(tmp_path):
+    """A machine without PM2: `[environments.local.pm2.apps]` with nothing in it, not the bundled four apps."""
+    extra = tmp_path / "envs.toml"
+    extra.write_text("[environments.local.pm2.apps]\n[environments.local.ports]\nproxy = 0\n")
+    local = load_target("local", extra, environ={})
+    assert local.pm2.apps == {} and local.ports.proxy == 0 and local.ports.backend == 3001
+
+
 def test_single_values_come_from_the_environment():
     target = load_target("local", environ={"SMOKE_PORTS_BACKEND": "3003", "SMOKE_SITE_URL": "http://127.0.0.1:4000",
                                            "SMOKE_ALLOW_WRITES": "false"})

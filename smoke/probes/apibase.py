@@ -138,20 +138,20 @@ def judge(http: Client, bases: list[ApiBase], site_url: str, api_url: str, live_
         if _same_api(base.origin, api_url):
             continue
         if base not in used:
-            findings.append(Finding("note", f"{base.describe()} is not used from {site.hostname}"))
+            findings.append(Finding("note", f"{base.describe()} is not used from {site.netloc}"))
         elif base.loopback and not is_loopback(site.hostname or ""):
             severity = "fail" if base.picked_for(site_url) else "warn"
-            findings.append(Finding(severity, f"the Tell Your Story page served from {site.hostname} may call "
+            findings.append(Finding(severity, f"the Tell Your Story page served from {site.netloc} may call "
                                     f"{base.describe()}, which a visitor's browser looks for on the visitor's own "
                                     f"machine", fix))
         else:
             answer = ask(http, base, live_path)
             if answer.backend:
-                findings.append(Finding("warn", f"the Tell Your Story page served from {site.hostname} calls "
+                findings.append(Finding("warn", f"the Tell Your Story page served from {site.netloc} calls "
                                         f"{base.describe()}, a Care2 backend other than the configured API "
                                         f"{api_url} ({answer.said})", fix))
             else:
-                findings.append(Finding("fail", f"the Tell Your Story page served from {site.hostname} sends the "
+                findings.append(Finding("fail", f"the Tell Your Story page served from {site.netloc} sends the "
                                         f"story to {base.describe()}, not to the configured API {api_url}: "
                                         f"{answer.said}", fix))
     return findings
