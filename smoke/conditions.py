@@ -28,7 +28,9 @@ class Check:
         self.warnings: list[str] = []
         self.result = ""
 
-    def fail(self, what: str, answer: Answer | None = None, fix: str = "") -> NoReturn:
+    def fail(self, what: str, answer: Answer | None = None, fix: str = "", summary: str = "") -> NoReturn:
+        """Fail the check; ``summary``, a few words of the cause, goes into the verdict's line."""
+        self.result = summary
         lines = [what]
         if answer is not None:
             lines.append(f"  request: {answer.describe()}")

@@ -66,6 +66,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="let the walk submit a story even where the environment forbids writes",
     )
+    group.addoption(
+        "--first-blocker-only",
+        action="store_true",
+        default=False,
+        help="stop the walk at its first blocker instead of working around it (in its own browser) to find the next",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

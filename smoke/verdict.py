@@ -31,7 +31,7 @@ class Outcome:
     nodeid: str
     title: str  # the check's checklist line, from its docstring
     state: str  # passed | failed | skipped | error
-    result: str = ""  # one-line plain result of a green check
+    result: str = ""  # one-line plain result of a green check; of a red one, its cause in a few words, if given
     message: str = ""  # cause and fix of a red one, or why it was skipped
     warnings: list[str] = field(default_factory=list)
     retried: list[str] = field(default_factory=list)  # network retries or reruns before the pass
@@ -104,4 +104,7 @@ def decide(outcomes: list[Outcome], runner_problem: str = "") -> Verdict:
 
 
 def _names(outcomes: list[Outcome]) -> str:
-    return ", ".join(dict.fromkeys(outcome.label for outcome in outcomes))
+    return ", ".join(dict.fromkeys(
+        f"{outcome.label}: {outcome.result}" if outcome.red and outcome.result else outcome.label
+        for outcome in outcomes
+    ))

@@ -62,3 +62,68 @@ def test_a_page_fault_stops_the_walk_at_its_step(fault, words, tmp_path, run_pre
     for word in words:
         assert word.format(**ports) in message, f"{fault}: the walk should say {word.format(**ports)!r}:\n{message}"
     assert run.seconds < 40, f"{fault}: the walk took {run.seconds:.1f} s"
+
+
+BLOCKERS = {  # fault -> what its blocker says, in the order the walk meets them
+    "mic-blocked": ("step '3. Recording'", "microphone blocked by Permissions-Policy", "microphone=()"),
+    "api-base-3003": ("step '4. Submit and processing'", "the page called http://localhost:{dead}/api/story/start",
+                      "configured API is http://localhost:{be}"),
+    "story-start-500": ("step '4. Submit and processing'", "/api/story/start -> 500",
+                        "Cannot read properties of undefined (reading 'create')"),
+}
+BEHIND = "Behind it, found by working around the blockers before it, in the suite's browser only:"
+
+
+def walk_with(faults: set[str], tmp_path, run_predemo, *extra: str):
+    with Stage(faults=faults, workdir=tmp_path / "stage") as stage:
+        run = run_predemo(stage.env_file, "local", "browser", *extra)
+        ports = {"fe": stage.ports["frontend"], "be": stage.ports["backend"], "dead": stage.ports.get("dead")}
+    return run, ports
+
+
+def test_one_run_names_every_blocker_on_the_path_in_order(tmp_path, run_predemo):
+    run, ports = walk_with(set(BLOCKERS), tmp_path, run_predemo)
+    state, message = run.outcomes[WALK]
+    assert state == "failed", run.output
+    assert message.count(BEHIND) >= 1, message
+    # JUnit carries the message twice (attribute and text): read one copy
+    first, behind = message.split(BEHIND)[:2]
+    behind = behind.split("The walk failed at step '3.")[0]
+    assert all(word.format(**ports) in first for word in BLOCKERS["mic-blocked"]), message
+    second, third = behind.split("\n  3. ")
+    assert second.lstrip().startswith("2. (after: dropped the page's Permissions-Policy header)"), message
+    assert all(word.format(**ports) in second for word in BLOCKERS["api-base-3003"]), message
+    assert f"sent the page's requests for http://localhost:{ports['dead']} to http://localhost:{ports['be']}" in third
+    assert all(word.format(**ports) in third for word in BLOCKERS["story-start-500"]), message
+    assert f"(sent to http://localhost:{ports['be']} by the work-around)" in third
+    assert "behind them the walk went through" not in message  # a server error stops the walk
+    assert ("NO-GO: failed: The walk: microphone blocked by the page's Permissions-Policy, and 2 more behind it"
+            in run.output)
+
+
+@pytest.mark.parametrize("fault", sorted(BLOCKERS))
+def test_each_blocker_alone_is_named_alone(fault, tmp_path, run_predemo):
+    run, ports = walk_with({fault}, tmp_path, run_predemo)
+    state, message = run.outcomes[WALK]
+    assert state == "failed", run.output
+    assert all(word.format(**ports) in message for word in BLOCKERS[fault]), message
+    others = [word for other in set(BLOCKERS) - {fault} for word in BLOCKERS[other][1:]]
+    assert not any(word.format(**ports) in message for word in others), message
+    if fault == "story-start-500":  # nothing the browser may get past: the walk stops there
+        assert BEHIND not in message
+    else:  # worked around, the rest of the walk works: still red, never a pass
+        assert "behind them the walk went through: home, consent" in message and "profile 'Smoke Test'" in message
+
+
+def test_no_work_around_where_none_is_needed(tmp_path, run_predemo):
+    run, _ = walk_with(set(), tmp_path, run_predemo)
+    state, message = run.outcomes[WALK]
+    assert state == "passed", run.output
+    assert "behind blocker" not in (run.reports / "latest.html").read_text(encoding="utf-8")
+
+
+def test_first_blocker_only_stops_at_the_first(tmp_path, run_predemo):
+    run, ports = walk_with(set(BLOCKERS), tmp_path, run_predemo, "--first-blocker-only")
+    state, message = run.outcomes[WALK]
+    assert state == "failed" and BEHIND not in message, run.output
+    assert all(word.format(**ports) in message for word in BLOCKERS["mic-blocked"]), message

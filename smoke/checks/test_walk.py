@@ -11,16 +11,17 @@ pytestmark = [pytest.mark.predemo, pytest.mark.browser]
 def test_tell_your_story_walk(target, page, check, pytestconfig, walk_screenshots):
     """(10) The walk: home, consent, recording with a microphone, submit, processing, profile."""
     walk = StoryWalk(page, target)
+    see_past = not pytestconfig.getoption("first_blocker_only")
     try:
-        result = walk.run(submit=writes_allowed(pytestconfig))
+        result = walk.run(submit=writes_allowed(pytestconfig), see_past=see_past)
     except WalkFailed as failure:
-        stopped = str(failure)
+        stopped, summary = str(failure), failure.summary
     else:
-        stopped = ""
+        stopped = summary = ""
     finally:
         walk_screenshots.extend(walk.shots)
     if stopped:
-        check.fail(stopped)
+        check.fail(stopped, summary=summary)
     for line in walk.traffic.console_errors[:5]:
         check.warn(f"console error during the walk: {line[:200]}")
     check.passed(result)

@@ -88,6 +88,12 @@ class Traffic:
         page.on("pageerror", lambda error: traffic.console_errors.append(f"page error: {error}"))
         return traffic
 
+    def reset(self) -> None:
+        """Forget what was seen: the walk starts again on this page."""
+        self.exchanges.clear()
+        self.console_errors.clear()
+        self.document_headers = {}
+
     def calls(self, path_part: str) -> list[Exchange]:
         return [exchange for exchange in self.exchanges if path_part in urlsplit(exchange.url).path]
 

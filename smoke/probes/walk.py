@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Error as PlaywrightError
@@ -26,10 +27,25 @@ from .traffic import Traffic
 MIC_TOAST = "Could not access microphone"
 PROFILE_PATH = re.compile(r"/profile/([^/?#]+)")
 PERCENT = re.compile(r"(\d{1,3})% complete")
+API_PATHS = ("/api/story", "/api/tickets")
 
 
 class WalkFailed(Exception):
-    """The walk stopped; the message is what the presenter needs to know."""
+    """The walk stopped; the message is what the presenter needs to know, ``summary`` the short cause."""
+
+    def __init__(self, message: str, summary: str = ""):
+        super().__init__(message)
+        self.summary = summary or message.splitlines()[0]
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """A step that failed: the failure as the presenter reads it, in short, and how the suite's browser got past
+    it to look further ("" = it could not: the walk stopped there)."""
+
+    message: str
+    summary: str
+    workaround: str = ""
 
 
 class StoryWalk:
@@ -41,21 +57,97 @@ class StoryWalk:
         self.progress: list[int] = []
         self.step_ms = target.budgets.browser_step * 1000
         page.set_default_timeout(self.step_ms)
+        self.blockers: list[Blocker] = []
+        # work-arounds in this browser only, each taken after the blocker it gets past was recorded
+        self.drop_permissions_policy = False
+        self.redirected_apis: set[str] = set()  # API origins whose requests go to the configured API instead
+        self.failed_step = ""
         page.route("**/*", self._mark_as_test)
 
     def _mark_as_test(self, route) -> None:
-        """Our traffic carries the test header; routes that can harm the target are never called."""
-        url = route.request.url
+        """Our traffic carries the test header; routes that can harm the target are never called; the
+        work-arounds in force change what this browser sends or receives, never what the server does."""
+        request = route.request
+        url = request.url
         if is_forbidden(url):
             self.blocked.append(url)
             route.abort()
             return
-        if urlsplit(url).hostname in (urlsplit(self.target.site_url).hostname, urlsplit(self.target.api_url).hostname):
-            route.continue_(headers={**route.request.headers, "x-c2c-test": "1"})
+        ours = urlsplit(url).hostname in (urlsplit(self.target.site_url).hostname,
+                                          urlsplit(self.target.api_url).hostname)
+        headers = {**request.headers, "x-c2c-test": "1"} if ours else None
+        parts = urlsplit(url)
+        if f"{parts.scheme}://{parts.netloc}" in self.redirected_apis:
+            moved = self.target.api_origin + parts.path + (f"?{parts.query}" if parts.query else "")
+            route.fulfill(response=route.fetch(url=moved, headers={**request.headers, "x-c2c-test": "1"}))
+        elif self.drop_permissions_policy and request.resource_type == "document" and ours:
+            answer = route.fetch(headers=headers)
+            kept = {name: value for name, value in answer.headers.items() if name.lower() != "permissions-policy"}
+            route.fulfill(response=answer, headers=kept)
         else:
-            route.continue_()
+            route.continue_(headers=headers)
 
-    def run(self, submit: bool) -> str:
+    def run(self, submit: bool, see_past: bool = True) -> str:
+        """Walk the demo. A blocker the browser can get past by itself is recorded, worked around in this
+        browser only, and the walk starts again to find what lies behind it (``see_past``); the walk then
+        fails with every blocker in order, never passes."""
+        while True:
+            self.traffic.reset()
+            try:
+                result = self._walk(submit)
+            except WalkFailed as failure:
+                workaround = self._work_around() if see_past else ""
+                self.blockers.append(Blocker(str(failure), failure.summary, workaround))
+                if not workaround:
+                    raise self._chain() from None
+                continue
+            if self.blockers:
+                raise self._chain(f"behind them the walk went through: {result}")
+            return result
+
+    def _chain(self, end: str = "") -> WalkFailed:
+        first, behind = self.blockers[0], self.blockers[1:]
+        lines = [first.message]
+        if behind or end:
+            lines.append("Behind it, found by working around the blockers before it, in the suite's browser only:")
+        for number, blocker in enumerate(behind, 2):
+            done = "; ".join(b.workaround for b in self.blockers[:number - 1])
+            lines.append(f"  {number}. (after: {done}) " + blocker.message.replace("\n", "\n     "))
+        if end:
+            lines.append(f"  {end} (after: {'; '.join(b.workaround for b in self.blockers)})")
+        summary = first.summary + (f", and {len(behind)} more behind it" if behind else "")
+        return WalkFailed("\n".join(lines), summary)
+
+    def _work_around(self) -> str:
+        """How this browser gets past the blocker just met, by itself: "" when it cannot (a server error,
+        a missing page, a page that does not work): the walk stops there."""
+        if self.failed_step.startswith("3.") and not self.drop_permissions_policy and self._forbidding_policy():
+            self.drop_permissions_policy = True
+            return "dropped the page's Permissions-Policy header"
+        others = self._other_apis()
+        if others:
+            self.redirected_apis |= others
+            return f"sent the page's requests for {', '.join(sorted(others))} to {self.target.api_origin}"
+        return ""
+
+    def _forbidding_policy(self) -> str:
+        policy = self.traffic.document_headers.get("permissions-policy", "")
+        return policy if re.search(r"microphone=\(\s*\)", policy) else ""
+
+    def _other_apis(self) -> set[str]:
+        """Origins of the page's API calls that are not the configured API (and not already sent there)."""
+        found = set()
+        for call in self._api_calls():
+            parts = urlsplit(call.url)
+            if not call.url.startswith(self.target.api_origin):
+                found.add(f"{parts.scheme}://{parts.netloc}")
+        return found - self.redirected_apis
+
+    def _api_calls(self):
+        return [e for e in self.traffic.exchanges if any(p in e.url for p in API_PATHS)]
+
+    def _walk(self, submit: bool) -> str:
+        self.progress = []
         self.home()
         self.consent()
         seconds = self.record()
@@ -73,8 +165,21 @@ class StoryWalk:
         except (AssertionError, PlaywrightError) as error:
             self._stop_loading()
             self.shoot(f"{name} (failed)")
-            raise WalkFailed(self.explain(name, error, fix)) from None
+            self.failed_step = name
+            raise WalkFailed(self.explain(name, error, fix), self._summary(name)) from None
         self.shoot(name)
+
+    def _summary(self, step: str) -> str:
+        """The blocker in a few words, for the verdict's line."""
+        if step.startswith("3.") and self._forbidding_policy():
+            return "microphone blocked by the page's Permissions-Policy"
+        if others := self._other_apis():
+            return f"the page calls {', '.join(sorted(others))}, not the configured API"
+        failed = [call for call in self._api_calls() if call.status is None or call.status >= 400]
+        if failed:
+            call = failed[0]
+            return f"{call.method} {urlsplit(call.url).path} -> {call.status or 'no answer'}"
+        return f"stopped at step {step!r}"
 
     def _stop_loading(self) -> None:
         """A page still loading from a hung server blocks every DOM query without a time limit."""
@@ -84,6 +189,8 @@ class StoryWalk:
             pass
 
     def shoot(self, caption: str) -> None:
+        if self.blockers:
+            caption = f"{caption}, behind blocker {len(self.blockers)}"
         try:
             self.shots.append((caption, self.page.screenshot(type="png", timeout=self.step_ms)))
         except PlaywrightError:  # the page is gone; the message still says why
@@ -214,10 +321,9 @@ class StoryWalk:
 
     def _diagnosis(self) -> list[str]:
         target, lines = self.target, []
-        api_paths = ("/api/story", "/api/tickets")
-        api_calls = [e for e in self.traffic.exchanges if any(p in e.url for p in api_paths)]
+        api_calls = self._api_calls()
         for call in api_calls:
-            if not call.url.startswith(target.api_origin):
+            if urlsplit(call.url)._replace(path="", query="").geturl() in self._other_apis():
                 lines.append(f"the page called {call.url} but the configured API is {target.api_url} "
                              f"(port {target.ports.backend}): fix the page's API base / NEXT_PUBLIC_API_URL")
                 break
@@ -227,10 +333,11 @@ class StoryWalk:
                          f"(fix: add {target.site_origin} to the backend's CORS allow-list)")
         for call in api_calls:
             if call.status is None or call.status >= 400:
-                lines.append(f"request: {call.describe()}")
+                moved = urlsplit(call.url)._replace(path="", query="").geturl() in self.redirected_apis
+                lines.append(f"request: {call.describe()}"
+                             + (f" (sent to {target.api_origin} by the work-around)" if moved else ""))
         lines += [f"static asset failed: {line}" for line in self._failed_assets()]
-        policy = self.traffic.document_headers.get("permissions-policy", "")
-        if re.search(r"microphone=\(\s*\)", policy):
+        if policy := self._forbidding_policy():
             lines.append(f"microphone blocked by Permissions-Policy: {policy} "
                          "(fix: allow microphone=(self) in the frontend's headers)")
         if self.blocked:
