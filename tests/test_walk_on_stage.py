@@ -96,7 +96,7 @@ def test_one_run_names_every_blocker_on_the_path_in_order(tmp_path, run_predemo)
     assert f"sent the page's requests for http://localhost:{ports['dead']} to http://localhost:{ports['be']}" in third
     assert all(word.format(**ports) in third for word in BLOCKERS["story-start-500"]), message
     assert f"(sent to http://localhost:{ports['be']} by the work-around)" in third
-    assert "behind them the walk went through" not in message  # a server error stops the walk
+    assert "the rest of the walk went through" not in message  # a server error stops the walk
     assert ("NO-GO: failed: The walk: microphone blocked by the page's Permissions-Policy, and 2 more behind it"
             in run.output)
 
@@ -112,7 +112,7 @@ def test_each_blocker_alone_is_named_alone(fault, tmp_path, run_predemo):
     if fault == "story-start-500":  # nothing the browser may get past: the walk stops there
         assert BEHIND not in message
     else:  # worked around, the rest of the walk works: still red, never a pass
-        assert "behind them the walk went through: home, consent" in message and "profile 'Smoke Test'" in message
+        assert "the rest of the walk went through: home, consent" in message and "profile 'Smoke Test'" in message
 
 
 def test_no_work_around_where_none_is_needed(tmp_path, run_predemo):

@@ -102,7 +102,7 @@ class StoryWalk:
                     raise self._chain() from None
                 continue
             if self.blockers:
-                raise self._chain(f"behind them the walk went through: {result}")
+                raise self._chain(f"the rest of the walk went through: {result}")
             return result
 
     def _chain(self, end: str = "") -> WalkFailed:
@@ -123,6 +123,9 @@ class StoryWalk:
         a missing page, a page that does not work): the walk stops there."""
         if self.failed_step.startswith("3.") and not self.drop_permissions_policy and self._forbidding_policy():
             self.drop_permissions_policy = True
+            # A page this browser fulfils itself has no address space of its own, so Chromium would treat its
+            # calls to a loopback API as a public site's; served by the site itself they are not.
+            self.page.context.grant_permissions(["local-network-access"], origin=self.target.site_origin)
             return "dropped the page's Permissions-Policy header"
         others = self._other_apis()
         if others:
