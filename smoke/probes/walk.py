@@ -77,15 +77,21 @@ class StoryWalk:
                                           urlsplit(self.target.api_url).hostname)
         headers = {**request.headers, "x-c2c-test": "1"} if ours else None
         parts = urlsplit(url)
-        if f"{parts.scheme}://{parts.netloc}" in self.redirected_apis:
-            moved = self.target.api_origin + parts.path + (f"?{parts.query}" if parts.query else "")
-            route.fulfill(response=route.fetch(url=moved, headers={**request.headers, "x-c2c-test": "1"}))
-        elif self.drop_permissions_policy and request.resource_type == "document" and ours:
-            answer = route.fetch(headers=headers)
-            kept = {name: value for name, value in answer.headers.items() if name.lower() != "permissions-policy"}
-            route.fulfill(response=answer, headers=kept)
-        else:
+        moved = f"{parts.scheme}://{parts.netloc}" in self.redirected_apis
+        if not moved and not (self.drop_permissions_policy and request.resource_type == "document" and ours):
             route.continue_(headers=headers)
+            return
+        try:
+            if moved:
+                to = self.target.api_origin + parts.path + (f"?{parts.query}" if parts.query else "")
+                route.fulfill(response=route.fetch(url=to, headers={**request.headers, "x-c2c-test": "1"},
+                                                   timeout=self.step_ms))
+            else:
+                answer = route.fetch(headers=headers, timeout=self.step_ms)
+                kept = {name: value for name, value in answer.headers.items() if name.lower() != "permissions-policy"}
+                route.fulfill(response=answer, headers=kept)
+        except PlaywrightError:  # no answer where the work-around sent it: the page sees a failed request
+            route.abort("failed")
 
     def run(self, submit: bool, see_past: bool = True) -> str:
         """Walk the demo. A blocker the browser can get past by itself is recorded, worked around in this
