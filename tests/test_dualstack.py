@@ -40,7 +40,7 @@ def test_an_ipv4_only_backend_where_localhost_is_ipv6_first_is_a_warning_for_cli
 
 
 def test_the_tunnel_dialling_localhost_where_it_is_ipv6_first_is_red():
-    """cloudflared dials the first address only: the Jan 11 failure, on a Windows-like resolver."""
+    """cloudflared dials the first address only (it did on the demo host), here on a Windows-like resolver."""
     findings = judge(INGRESS, V6_FIRST, IPV4_ONLY_BACKEND)
     assert severities(findings) == ["fail"]
     assert "502, then 1033" in findings[0].what

@@ -69,7 +69,8 @@ CASES = [
          {"site_reachable": ("Cloudflare error 502", "Bad gateway", "failing hop: Host"),
           "port_drift": ("cloudflared ingress {config}", "care2connects.org -> http://localhost:{dead}")}),
     case("ipv6-only-dial", "production", SITE_VIA_EDGE | {"dual_stack"},
-         {"dual_stack": ("[::1]:{fe} connection refused while 127.0.0.1:{fe} accepts", "the Jan 11 failure",
+         {"dual_stack": ("[::1]:{fe} connection refused while 127.0.0.1:{fe} accepts",
+                         "the tunnel cannot reach it, so visitors get 502, then 1033",
                          "use http://127.0.0.1:{fe} in the tunnel ingress ({config})")}),
     # Straight to the frontend nothing dials [::1]: only the dual-stack check sees the tunnel's ingress.
     case("ipv6-only-dial", "local", {"dual_stack"},

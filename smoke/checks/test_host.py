@@ -516,7 +516,7 @@ def app_problems(target, check, role: str, app: App, now: float, later: App | No
                "the process")
     if why:
         return [Problem(
-            f"{app.label}: PM2 says online, but {why}: a zombie entry, nothing is serving (Jan 11: online, 0 b)", redo,
+            f"{app.label}: PM2 says online, but {why}: a zombie entry, nothing is serving", redo,
         )]
     port = target.service_port(role)
     if port and not ports.listeners_of(app.pid):

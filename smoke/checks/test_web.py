@@ -54,13 +54,13 @@ def assets_load(check, target, page: Page, page_url: str, what: str) -> list[str
     for ref in static:
         firsts.setdefault(ref.rsplit(".", 1)[-1], ref)
     fix = ("static assets are not served: is the reverse proxy / frontend up, and was the build deployed "
-           "(next build; restart the frontend)? (Jan 14: _next/static answered 404 text/html, blank page)")
+           "(next build; restart the frontend)? Without them a visitor sees a blank page")
     for ref in firsts.values():
         url = absolute(page_url, ref)
         asset = check.get(url, f"{what} asset {ref}", fix)
-        check.that(asset.status == 200, f"{what} asset {url} status", 200, asset.status, asset, fix)
-        check.that(asset.content_type in JS_OR_CSS, f"{what} asset {url} content type",
-                   "JavaScript or CSS", asset.content_type or "none", asset, fix)
+        check.that(asset.status == 200 and asset.content_type in JS_OR_CSS, f"{what} asset {url}",
+                   "200 with JavaScript or CSS", f"{asset.status} {asset.content_type or 'without a content type'}",
+                   asset, fix)
     return list(firsts.values())
 
 

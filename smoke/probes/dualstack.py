@@ -139,8 +139,8 @@ def _literal(origin: Dialled, reached: dict[str, Reach]) -> list[Finding]:
     return [Finding(
         "fail",
         f"{origin.name}, dialled by {origin.who}: {_bracketed(address)}:{origin.port} {reached[address].reason} "
-        f"while {_bracketed(other)}:{origin.port} accepts — the Jan 11 failure (dial tcp "
-        f"{_bracketed(address)}:{origin.port}: connection refused, then 502 and 1033)",
+        f"while {_bracketed(other)}:{origin.port} accepts"
+        + (": the tunnel cannot reach it, so visitors get 502, then 1033" if origin.by_tunnel else ""),
         f"use http://{_bracketed(other)}:{origin.port} in {where}, or make the service listen on {address} too",
     )]
 
