@@ -75,7 +75,7 @@ from .plugin import HTTP_OBSERVERS_KEY, RUNNER_PROBLEM_KEY, SCREENSHOTS_KEY, TAR
 from .probes.http import Answer, NoAnswer
 from .redact import Redactor
 from .target import Target
-from .verdict import COULD_NOT_CHECK, GO, GO_WITH_WARNINGS, NO_GO, Outcome, Verdict, decide
+from .verdict import COULD_NOT_CHECK, GO, GO_WITH_WARNINGS, NO_GO, Outcome, Verdict, decide, names
 
 # The checklist, in the presenter's order and words. A check says its line in its docstring: "(3) ...".
 CHECKLIST = {
@@ -687,8 +687,8 @@ def render_page_top(run: PresenterReport) -> str:
 
 def _say(verdict: Verdict, missing: list[str]) -> str:
     """The banner's sentence; a green one also names the checklist lines this run did not check."""
-    red = ", ".join(dict.fromkeys(outcome.label for outcome in verdict.outcomes if outcome.red))
-    shaky = ", ".join(dict.fromkeys(outcome.label for outcome in verdict.outcomes if outcome.shaky))
+    red = names([outcome for outcome in verdict.outcomes if outcome.red])
+    shaky = names([outcome for outcome in verdict.outcomes if outcome.shaky])
     unchecked = f" Not checked in this run: {', '.join(missing)}." if missing else ""
     return {
         GO: "Every pre-demo check passed. Go ahead." + unchecked,

@@ -94,16 +94,17 @@ def decide(outcomes: list[Outcome], runner_problem: str = "") -> Verdict:
         return Verdict(COULD_NOT_CHECK, runner_problem, outcomes)
     red = [outcome for outcome in outcomes if outcome.red]
     if red:
-        return Verdict(NO_GO, "failed: " + _names(red), outcomes)
+        return Verdict(NO_GO, "failed: " + names(red), outcomes)
     if not any(outcome.state == "passed" for outcome in outcomes):
         return Verdict(COULD_NOT_CHECK, "no check ran", outcomes)
     shaky = [outcome for outcome in outcomes if outcome.shaky]
     if shaky:
-        return Verdict(GO_WITH_WARNINGS, "passed, but look at: " + _names(shaky), outcomes)
+        return Verdict(GO_WITH_WARNINGS, "passed, but look at: " + names(shaky), outcomes)
     return Verdict(GO, "every pre-demo check passed", outcomes)
 
 
-def _names(outcomes: list[Outcome]) -> str:
+def names(outcomes: list[Outcome]) -> str:
+    """The checklist lines, once each; a red one with its cause in a few words where it gave one."""
     return ", ".join(dict.fromkeys(
         f"{outcome.label}: {outcome.result}" if outcome.red and outcome.result else outcome.label
         for outcome in outcomes

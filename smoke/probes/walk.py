@@ -131,7 +131,10 @@ class StoryWalk:
             self.drop_permissions_policy = True
             # A page this browser fulfils itself has no address space of its own, so Chromium would treat its
             # calls to a loopback API as a public site's; served by the site itself they are not.
-            self.page.context.grant_permissions(["local-network-access"], origin=self.target.site_origin)
+            try:
+                self.page.context.grant_permissions(["local-network-access"], origin=self.target.site_origin)
+            except PlaywrightError:  # a browser without that permission does not enforce it either
+                pass
             return "dropped the page's Permissions-Policy header"
         others = self._other_apis()
         if others:
