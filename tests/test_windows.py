@@ -1,0 +1,134 @@
+"""The suite on Windows, as far as a Linux machine can tell: a pytest process without what Windows lacks
+(tools/windowslike.py), pytest-timeout's thread method, and a console in cp1252."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import runpy
+import signal
+import subprocess
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from threading import Thread
+
+import pytest
+
+from fixtures.stage import Stage
+from smoke.verdict import COULD_NOT_CHECK, GO, GO_WITH_WARNINGS, NO_GO
+
+ROOT = Path(__file__).parent.parent
+WINDOWS_LIKE = [sys.executable, str(ROOT / "tools" / "windowslike.py"), "-m", "pytest"]
+# Chromium resolves no name but the loopback ones: no test may reach outside this machine.
+NO_OUTSIDE = "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1"
+
+
+def suite(reports: Path, *args: str, python: list[str] | None = None, **variables: str):
+    """Run pytest as a user would; (exit code, output, the verdict file, stdout's bytes)."""
+    command = [*(python or [sys.executable, "-m", "pytest"]), "-p", "no:cacheprovider", f"--reports-dir={reports}",
+               *args]
+    environ = {name: value for name, value in os.environ.items() if not name.startswith("SMOKE_")} | variables
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, timeout=240, env=environ)
+    output = (done.stdout + done.stderr).decode("utf-8", errors="replace")
+    verdict = reports / "verdict.json"
+    written = json.loads(verdict.read_text(encoding="utf-8")) if verdict.is_file() else {}
+    return done.returncode, output, written, done.stdout
+
+
+def env_file(path: Path, site: str, api: str) -> Path:
+    """`local` pointed at ``site`` and ``api``, host checks off (no PM2 or tunnel of this machine is asked)."""
+    path.write_text(f'[environments.local]\nsite_url = "{site}"\napi_url = "{api}"\nhost_checks = false\n'
+                    f"chromium_args = [{json.dumps(NO_OUTSIDE)}]\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def stage(tmp_path_factory):
+    with Stage(workdir=tmp_path_factory.mktemp("stage") / "work") as running:
+        yield running
+
+
+def test_windows_like_predemo_against_the_stage_is_go(stage, tmp_path):
+    code, output, verdict, _ = suite(tmp_path / "reports", "-m", "predemo", f"--env-file={stage.env_file}",
+                                     python=WINDOWS_LIKE)
+    warnings = [warning for outcome in verdict["outcomes"] for warning in outcome["warnings"]]
+    # another stage on this machine (a test run beside this one) is a warning, and only that may be one
+    assert all(warning.startswith("another tunnel runs beside") for warning in warnings), output
+    assert (code, verdict["state"]) == (0, GO if not warnings else GO_WITH_WARNINGS), output
+    assert "timeout method: thread" in output  # pytest-timeout saw no SIGALRM, as on Windows
+
+
+def test_windows_like_run_with_the_signal_method_stops_before_the_first_check(stage, tmp_path):
+    """The pyproject as it landed (timeout_method = "signal"): what a new user on Windows saw."""
+    code, output, verdict, _ = suite(tmp_path / "reports", "-m", "predemo and not browser",
+                                     f"--env-file={stage.env_file}", "-o", "timeout_method=signal", python=WINDOWS_LIKE)
+    assert "INTERNALERROR" in output and "no attribute 'SIGALRM'" in output, output
+    assert (code != 0, verdict["state"]) == (True, COULD_NOT_CHECK)
+
+
+def test_a_hung_target_is_a_written_no_go_with_the_thread_method(tmp_path, hung_listener):
+    """The thread method ends the process without a report when it fires: the probes' bounds must come first."""
+    hung = f"http://127.0.0.1:{hung_listener}"
+    reports = tmp_path / "reports"
+    code, output, verdict, _ = suite(reports, "-m", "predemo", "-o", "timeout_method=thread",
+                                     f"--env-file={env_file(tmp_path / 'hung.toml', hung, hung)}")
+    assert (code, verdict["state"]) == (1, NO_GO), output
+    assert "Timeout (>" not in output  # pytest-timeout never fired
+    assert (reports / "latest.html").is_file()
+
+
+@pytest.fixture
+def unicode_site():
+    """A loopback site whose home page title holds characters cp1252 has no code for."""
+    page = "<html><head><title>CareConnect ✓ 🎤 ≠</title></head><body><h1>Welcome ✓</h1></body></html>".encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("content-type", "text/html; charset=utf-8")
+            self.send_header("content-length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_output_survives_a_cp1252_console(tmp_path, unicode_site):
+    """A Windows console or a redirect in cp1252 (PYTHONIOENCODING=cp1252), the target's own words quoted."""
+    code, output, verdict, stdout = suite(tmp_path / "reports", "-m", "predemo and not browser",
+                                        f"--env-file={env_file(tmp_path / 'site.toml', unicode_site, unicode_site)}",
+                                        PYTHONIOENCODING="cp1252")
+    assert "\\u2713" in stdout.decode("cp1252")  # the page title quoted, escaped where cp1252 has no code
+    assert "UnicodeEncodeError" not in output and "INTERNALERROR" not in output, output
+    assert (code, verdict["state"]) == (1, NO_GO)
+    assert "NO-GO" in output.splitlines()[-2] and output.splitlines()[-1].startswith("report: ")
+
+
+def test_the_suite_names_nothing_windows_lacks():
+    """The windows-like run proves the paths a healthy stage takes; this reads every line of smoke/."""
+    lacks = runpy.run_path(str(ROOT / "tools" / "windowslike.py"))
+    missing = {"os": set(lacks["OS_FUNCTIONS"]), "signal": set(lacks["SIGNAL_FUNCTIONS"]) | {
+        name for name in dir(signal) if name.startswith("SIG") and not name.startswith("SIG_")
+        and name not in lacks["WINDOWS_SIGNALS"]}}
+    found = []
+    for path in sorted((ROOT / "smoke").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            named = isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+            if named and node.attr in missing.get(node.value.id, ()):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.value.id}.{node.attr}")
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module]
+                found += [f"{path.relative_to(ROOT)}:{node.lineno} import {module}" for module in modules
+                          if module in lacks["POSIX_MODULES"]]
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("/proc/"):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.value}")
+    assert found == []
