@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import runpy
 import signal
-import subprocess
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,25 +14,13 @@ from threading import Thread
 
 import pytest
 
-from fixtures.stage import Stage
 from smoke.verdict import COULD_NOT_CHECK, GO, GO_WITH_WARNINGS, NO_GO
 
 ROOT = Path(__file__).parent.parent
-WINDOWS_LIKE = [sys.executable, str(ROOT / "tools" / "windowslike.py"), "-m", "pytest"]
+PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"]
+WINDOWS_LIKE = [sys.executable, str(ROOT / "tools" / "windowslike.py"), "-m", "pytest", "-p", "no:cacheprovider"]
 # Chromium resolves no name but the loopback ones: no test may reach outside this machine.
 NO_OUTSIDE = "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1"
-
-
-def suite(reports: Path, *args: str, python: list[str] | None = None, **variables: str):
-    """Run pytest as a user would; (exit code, output, the verdict file, stdout's bytes)."""
-    command = [*(python or [sys.executable, "-m", "pytest"]), "-p", "no:cacheprovider", f"--reports-dir={reports}",
-               *args]
-    environ = {name: value for name, value in os.environ.items() if not name.startswith("SMOKE_")} | variables
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, timeout=240, env=environ)
-    output = (done.stdout + done.stderr).decode("utf-8", errors="replace")
-    verdict = reports / "verdict.json"
-    written = json.loads(verdict.read_text(encoding="utf-8")) if verdict.is_file() else {}
-    return done.returncode, output, written, done.stdout
 
 
 def env_file(path: Path, site: str, api: str) -> Path:
@@ -44,39 +30,30 @@ def env_file(path: Path, site: str, api: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def stage(tmp_path_factory):
-    with Stage(workdir=tmp_path_factory.mktemp("stage") / "work") as running:
-        yield running
-
-
-def test_windows_like_predemo_against_the_stage_is_go(stage, tmp_path):
-    code, output, verdict, _ = suite(tmp_path / "reports", "-m", "predemo", f"--env-file={stage.env_file}",
-                                     python=WINDOWS_LIKE)
-    warnings = [warning for outcome in verdict["outcomes"] for warning in outcome["warnings"]]
+def test_windows_like_predemo_against_the_stage_is_go(healthy_stage, run_command):
+    run = run_command(*WINDOWS_LIKE, "-m", "predemo", f"--env-file={healthy_stage.env_file}")
     # another stage on this machine (a test run beside this one) is a warning, and only that may be one
-    assert all(warning.startswith("another tunnel runs beside") for warning in warnings), output
-    assert (code, verdict["state"]) == (0, GO if not warnings else GO_WITH_WARNINGS), output
-    assert "timeout method: thread" in output  # pytest-timeout saw no SIGALRM, as on Windows
+    assert all(warning.startswith("another tunnel runs beside") for warning in run.warnings), run.output
+    assert (run.code, run.verdict["state"]) == (0, GO_WITH_WARNINGS if run.warnings else GO), run.output
+    assert "timeout method: thread" in run.output  # pytest-timeout saw no SIGALRM, as on Windows
 
 
-def test_windows_like_run_with_the_signal_method_stops_before_the_first_check(stage, tmp_path):
+def test_windows_like_run_with_the_signal_method_stops_before_the_first_check(healthy_stage, run_command):
     """The pyproject as it landed (timeout_method = "signal"): what a new user on Windows saw."""
-    code, output, verdict, _ = suite(tmp_path / "reports", "-m", "predemo and not browser",
-                                     f"--env-file={stage.env_file}", "-o", "timeout_method=signal", python=WINDOWS_LIKE)
-    assert "INTERNALERROR" in output and "no attribute 'SIGALRM'" in output, output
-    assert (code != 0, verdict["state"]) == (True, COULD_NOT_CHECK)
+    run = run_command(*WINDOWS_LIKE, "-m", "predemo and not browser", f"--env-file={healthy_stage.env_file}",
+                      "-o", "timeout_method=signal")
+    assert "INTERNALERROR" in run.output and "no attribute 'SIGALRM'" in run.output, run.output
+    assert (run.code != 0, run.verdict["state"]) == (True, COULD_NOT_CHECK)
 
 
-def test_a_hung_target_is_a_written_no_go_with_the_thread_method(tmp_path, hung_listener):
+def test_a_hung_target_is_a_written_no_go_with_the_thread_method(tmp_path, hung_listener, run_command):
     """The thread method ends the process without a report when it fires: the probes' bounds must come first."""
     hung = f"http://127.0.0.1:{hung_listener}"
-    reports = tmp_path / "reports"
-    code, output, verdict, _ = suite(reports, "-m", "predemo", "-o", "timeout_method=thread",
-                                     f"--env-file={env_file(tmp_path / 'hung.toml', hung, hung)}")
-    assert (code, verdict["state"]) == (1, NO_GO), output
-    assert "Timeout (>" not in output  # pytest-timeout never fired
-    assert (reports / "latest.html").is_file()
+    run = run_command(*PYTEST, "-m", "predemo", "-o", "timeout_method=thread",
+                      f"--env-file={env_file(tmp_path / 'hung.toml', hung, hung)}")
+    assert (run.code, run.verdict["state"]) == (1, NO_GO), run.output
+    assert "timeout method: thread" in run.output and "Timeout (>" not in run.output  # it never fired
+    assert (tmp_path / "reports" / "latest.html").is_file()
 
 
 @pytest.fixture
@@ -102,15 +79,16 @@ def unicode_site():
     server.server_close()
 
 
-def test_output_survives_a_cp1252_console(tmp_path, unicode_site):
+def test_output_survives_a_cp1252_console(tmp_path, unicode_site, run_command):
     """A Windows console or a redirect in cp1252 (PYTHONIOENCODING=cp1252), the target's own words quoted."""
-    code, output, verdict, stdout = suite(tmp_path / "reports", "-m", "predemo and not browser",
-                                        f"--env-file={env_file(tmp_path / 'site.toml', unicode_site, unicode_site)}",
-                                        PYTHONIOENCODING="cp1252")
-    assert "\\u2713" in stdout.decode("cp1252")  # the page title quoted, escaped where cp1252 has no code
-    assert "UnicodeEncodeError" not in output and "INTERNALERROR" not in output, output
-    assert (code, verdict["state"]) == (1, NO_GO)
-    assert "NO-GO" in output.splitlines()[-2] and output.splitlines()[-1].startswith("report: ")
+    run = run_command(*PYTEST, "-m", "predemo and not browser",
+                      f"--env-file={env_file(tmp_path / 'site.toml', unicode_site, unicode_site)}",
+                      PYTHONIOENCODING="cp1252")
+    lines = run.stdout.decode("cp1252").splitlines()
+    assert any("\\u2713" in line for line in lines)  # the page title quoted, escaped where cp1252 has no code
+    assert "UnicodeEncodeError" not in run.output and "INTERNALERROR" not in run.output, run.output
+    assert (run.code, run.verdict["state"]) == (1, NO_GO)
+    assert lines[-2].startswith("NO-GO") and lines[-1].startswith("report: ")
 
 
 def test_the_suite_names_nothing_windows_lacks():
