@@ -66,11 +66,15 @@ def recorder():
 
 
 ROOT = Path(__file__).parent.parent
+STAGE_ON_WINDOWS = ("the stage does not run on Windows yet: its cloudflared stand-in is a Python script started by "
+                    "its #! line, which Windows cannot start")
 
 
 @pytest.fixture(scope="module")
 def healthy_stage(tmp_path_factory):
     """The stage, healthy, for the tests of one module (under PM2 when it is installed)."""
+    if sys.platform == "win32":
+        pytest.skip(STAGE_ON_WINDOWS)
     from fixtures.stage import Stage
 
     with Stage(workdir=tmp_path_factory.mktemp("stage") / "work") as running:

@@ -24,8 +24,8 @@ def steps() -> list[dict]:
     return workflow()["jobs"]["predemo"]["steps"]
 
 
-def documented_commands() -> set[str]:
-    blocks = re.findall(r"```sh\n(.*?)```", CI_DOC.read_text(), flags=re.DOTALL)
+def documented_commands(language: str = "sh") -> set[str]:
+    blocks = re.findall(rf"```{language}\n(.*?)```", CI_DOC.read_text(), flags=re.DOTALL)
     return {line.strip() for block in blocks for line in block.splitlines() if line.strip()}
 
 
@@ -60,6 +60,16 @@ def test_workflow_runs_the_commands_the_docs_document():
     job_env = workflow()["jobs"]["predemo"]["env"]
     assert "export SMOKE_ENV=production-ci" in documented_commands()
     assert job_env["SMOKE_ENV"] == "${{ inputs.environment || 'production-ci' }}"
+
+
+def test_windows_job_runs_the_documented_commands_and_says_what_it_skips():
+    job = workflow()["jobs"]["windows"]
+    assert job["runs-on"] == "windows-latest" and job["defaults"]["run"]["shell"] == "pwsh"
+    runs = [line.strip() for step in job["steps"] if "run" in step for line in step["run"].splitlines()]
+    commands = [line for line in runs if line and not line.startswith("echo ")]
+    assert set(commands) <= documented_commands("powershell"), set(commands) - documented_commands("powershell")
+    [skipped] = [line for line in runs if line.startswith("echo ")]
+    assert "::notice" in skipped and "does not run on Windows" in skipped
 
 
 def test_secrets_come_only_from_the_ci_secrets():

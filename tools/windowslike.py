@@ -36,7 +36,7 @@ POSIX_MODULES = ("fcntl", "pwd", "grp", "termios", "resource")
 def take_away() -> list[str]:
     """Delete what Windows lacks; the names deleted."""
     gone = []
-    kill = signal.SIGKILL
+    kill = getattr(signal, "SIGKILL", None)  # None on Windows itself, where there is nothing to take away
     for name in [*dir(signal)]:
         posix_signal = name.startswith("SIG") and not name.startswith("SIG_") and name not in WINDOWS_SIGNALS
         if posix_signal or name in SIGNAL_FUNCTIONS or name.startswith("ITIMER_"):
@@ -49,8 +49,8 @@ def take_away() -> list[str]:
     for name in POSIX_MODULES:
         sys.modules[name] = None  # import fails with ImportError, as on Windows
         gone.append(name)
-    # On Windows Popen.kill() is TerminateProcess; here it keeps sending the kill signal it can no longer name.
-    subprocess.Popen.kill = lambda self: self.send_signal(kill)
+    if kill is not None:  # on Windows Popen.kill() is TerminateProcess; here it sends the signal it can no longer name
+        subprocess.Popen.kill = lambda self: self.send_signal(kill)
     return gone
 
 
