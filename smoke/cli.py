@@ -2,7 +2,7 @@
 
 usage: care2-predemo [--open] [PYTEST ARGS...]
 
-Runs `pytest -m predemo` in the project folder with the arguments given (--env NAME,
+Run it in the project folder. It runs `pytest -m predemo` with the arguments given (--env NAME,
 --env-file=PATH, -m "predemo and not browser", ...; all of pytest's: pytest --help).
 First it says, one line each, what this machine lacks for the run and how to get it;
 it ends with the verdict and the report's path.

@@ -2,9 +2,9 @@
 
     python tools/windowslike.py -m pytest -m predemo --env-file=...
 
-Before anything else is imported, the POSIX-only parts of ``signal`` and ``os`` are deleted (SIGALRM,
-setitimer, SIGKILL, fork, killpg, setsid, getpgid, getuid, ...) and the POSIX-only modules made unimportable
-(fcntl, pwd, grp, termios, resource); then the module after ``-m`` runs as ``python -m`` would run it.
+Before pytest (or whatever module follows ``-m``) is imported, the POSIX-only parts of ``signal`` and ``os``
+are deleted (SIGALRM, setitimer, SIGKILL, fork, killpg, setsid, getpgid, ...) and the POSIX-only modules made
+unimportable (fcntl, pwd, grp, termios, resource); then the module runs as ``python -m`` would run it.
 A library that asks for one of them (``hasattr(signal, "SIGALRM")``) sees what it would see on Windows;
 one that uses one anyway fails here as it would fail there.
 
@@ -33,25 +33,20 @@ OS_FUNCTIONS = ("fork", "forkpty", "register_at_fork", "killpg", "setsid", "gets
 POSIX_MODULES = ("fcntl", "pwd", "grp", "termios", "resource")
 
 
-def take_away() -> list[str]:
-    """Delete what Windows lacks; the names deleted."""
-    gone = []
+def take_away() -> None:
+    """Delete what Windows lacks."""
     kill = getattr(signal, "SIGKILL", None)  # None on Windows itself, where there is nothing to take away
     for name in [*dir(signal)]:
         posix_signal = name.startswith("SIG") and not name.startswith("SIG_") and name not in WINDOWS_SIGNALS
         if posix_signal or name in SIGNAL_FUNCTIONS or name.startswith("ITIMER_"):
             delattr(signal, name)
-            gone.append(f"signal.{name}")
     for name in OS_FUNCTIONS:
         if hasattr(os, name):
             delattr(os, name)
-            gone.append(f"os.{name}")
     for name in POSIX_MODULES:
         sys.modules[name] = None  # import fails with ImportError, as on Windows
-        gone.append(name)
     if kill is not None:  # on Windows Popen.kill() is TerminateProcess; here it sends the signal it can no longer name
         subprocess.Popen.kill = lambda self: self.send_signal(kill)
-    return gone
 
 
 def main() -> None:
