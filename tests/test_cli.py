@@ -52,7 +52,9 @@ def test_against_the_stage_it_runs_predemo_and_opens_the_report(healthy_stage, r
 
 def test_no_chromium_findable_is_said_first_and_the_walk_is_red(healthy_stage, run_command, tmp_path):
     run = run_command(*WITHOUT_BROWSERS, f"--env-file={healthy_stage.env_file}", "-p", "no:cacheprovider",
-                      PLAYWRIGHT_BROWSERS_PATH=str(tmp_path / "no-playwright-browsers"))
+                      PLAYWRIGHT_BROWSERS_PATH=str(tmp_path / "no-playwright-browsers"),
+                      PYTHONIOENCODING="cp1252")  # as a Windows console redirected to a file
+    assert "UnicodeEncodeError" not in run.output
     assert lines(run.stderr)[0] == ("care2-predemo: missing: no Chromium, Chrome or Edge found: install one with "
                                     "`apt-get install chromium` (Debian/Ubuntu), `playwright install chromium`, or "
                                     "Google Chrome; or set SMOKE_CHROMIUM to its path (the walk, check 10, fails "

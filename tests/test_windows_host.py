@@ -4,6 +4,7 @@ cloudflared.exe under PM2 and as a Windows service), the Care2 listeners served 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -165,6 +166,27 @@ def test_npm_cmd_shim_run_by_node_is_a_red_loop_with_the_fix(windows):
     assert "careconnect-frontend-prod (pm_id 1, pid 0) is errored: PM2 gave up restarting it after 3 restarts" in failed
     assert r"PM2 runs the Windows shim C:\Program Files\nodejs\npm.cmd with Node" in failed
     assert "node_modules/next/dist/bin/next" in failed
+
+
+def test_npm_cmd_run_through_cmd_is_green_its_port_held_by_the_node_child(windows):
+    """interpreter: cmd, interpreter_args: /c: PM2's pid is cmd.exe; node.exe, its child, listens."""
+    host = windows.host("host-pm2-windows.json")
+    host.processes[5244].update(name="cmd.exe", cmdline=[r"C:\Windows\system32\cmd.exe", "/c",
+                                                        r"C:\Program Files\nodejs\npm.cmd", "start"], rss=4194304)
+    node = [r"C:\Program Files\nodejs\node.exe", r"node_modules\next\dist\bin\next", "start"]
+    host.processes[5301] = {**host.processes[5244], "pid": 5301, "ppid": 5244, "name": "node.exe", "rss": 125829120,
+                            "cmdline": node}
+    host.listening = [(5301 if pid == 5244 else pid, ip, port) for pid, ip, port in host.listening]
+    listing = windows.jlist("jlist-pm2-windows.json")
+    shim = dataclasses.replace(listing.app("careconnect-frontend-prod"), script=r"C:\Program Files\nodejs\npm.cmd",
+                               interpreter="cmd", memory=4194304)
+    listing = Jlist(tuple(shim if app.name == shim.name else app for app in listing.apps))
+    assert not shim.shim_run_by_node
+    failed, _ = processes_check(windows, windows.target(), listing)
+    assert failed == "", failed
+    failed, check = ports_check(windows, windows.target(), listing)
+    assert failed == "", failed
+    assert "frontend on" in check.result and "PID 5301 (PM2 app careconnect-frontend-prod" in check.result
 
 
 @pytest.mark.parametrize("script, interpreter, shim", [
