@@ -4,30 +4,20 @@
 from __future__ import annotations
 
 import ast
-import json
 import runpy
 import signal
 import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from threading import Thread
 
 import pytest
+from test_host_probes import http_server
+from test_report import env_file  # `local` at a site and an API, host checks off
 
 from smoke.verdict import COULD_NOT_CHECK, GO, GO_WITH_WARNINGS, NO_GO
 
 ROOT = Path(__file__).parent.parent
 PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"]
 WINDOWS_LIKE = [sys.executable, str(ROOT / "tools" / "windowslike.py"), "-m", "pytest", "-p", "no:cacheprovider"]
-# Chromium resolves no name but the loopback ones: no test may reach outside this machine.
-NO_OUTSIDE = "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1"
-
-
-def env_file(path: Path, site: str, api: str) -> Path:
-    """`local` pointed at ``site`` and ``api``, host checks off (no PM2 or tunnel of this machine is asked)."""
-    path.write_text(f'[environments.local]\nsite_url = "{site}"\napi_url = "{api}"\nhost_checks = false\n'
-                    f"chromium_args = [{json.dumps(NO_OUTSIDE)}]\n", encoding="utf-8")
-    return path
 
 
 def test_windows_like_predemo_against_the_stage_is_go(healthy_stage, run_command):
@@ -59,24 +49,9 @@ def test_a_hung_target_is_a_written_no_go_with_the_thread_method(tmp_path, hung_
 @pytest.fixture
 def unicode_site():
     """A loopback site whose home page title holds characters cp1252 has no code for."""
-    page = "<html><head><title>CareConnect ✓ 🎤 ≠</title></head><body><h1>Welcome ✓</h1></body></html>".encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("content-type", "text/html; charset=utf-8")
-            self.send_header("content-length", str(len(page)))
-            self.end_headers()
-            self.wfile.write(page)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    page = "<html><head><title>CareConnect ✓ 🎤 ≠</title></head><body><h1>Welcome ✓</h1></body></html>"
+    with http_server({"/": (200, {"content-type": "text/html; charset=utf-8"}, page)}) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def test_output_survives_a_cp1252_console(tmp_path, unicode_site, run_command):
