@@ -147,13 +147,16 @@ def test_a_tunnel_run_as_a_service_is_restarted_as_one(windows):
 
 def test_a_service_whose_command_line_this_user_may_not_read(windows):
     host = windows.host("host-cloudflared-service.json")
-    host.processes[2968].update(cmdline=None, cwd=None)  # SYSTEM's process, seen by a user who is not administrator
+    host.processes[2968].update(cmdline=None, cwd=None, rss=None)  # SYSTEM's, seen by a user who is not administrator
     failed, _ = tunnel_check(windows, windows.target())
     assert failed.startswith("Tunnel: cloudflared PID 2968 runs, but this user may not read its command line (it runs "
                              "as a Windows service, as SYSTEM)")
     assert "run the checks as administrator, or set tunnel.config" in failed
     failed, check = tunnel_check(windows, windows.target(SMOKE_TUNNEL_CONFIG=f"'{SERVICE_CONFIG}'"))
     assert failed == "" and "runs 'care2connects-tunnel'" in check.result, failed
+    listing = without(windows.jlist("jlist-pm2-windows.json"), "care2connect-tunnel")
+    failed, check = processes_check(windows, windows.target(SMOKE_PM2_OPTIONAL='["tunnel"]'), listing)
+    assert (failed, check.warnings) == ("", [])  # what may not be read is no zombie
 
 
 def test_npm_cmd_shim_run_by_node_is_a_red_loop_with_the_fix(windows):
