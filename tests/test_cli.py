@@ -61,6 +61,8 @@ def test_no_chromium_findable_is_said_first_and_the_walk_is_red(healthy_stage, r
                                     "without one)")
     assert (run.code, run.verdict["state"]) == (1, "NO-GO"), run.output
     assert [o["name"] for o in run.verdict["outcomes"] if o["state"] in ("failed", "error")] == ["The walk"]
+    assert "During handling of the above exception" not in run.output  # said once in the walk's error, not twice
+
 
 
 def test_no_pm2_where_the_environment_expects_it(run_command):
