@@ -61,14 +61,15 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
-def option(args: list[str], name: str, variable: str) -> str | None:
-    """The value of ``--name VALUE`` or ``--name=VALUE`` (the last one given), else the environment's."""
-    found = os.environ.get(variable) or None
+def option(args: list[str], name: str, variable: str = "") -> str | None:
+    """The value of ``NAME VALUE``, ``--name=VALUE`` or ``-nVALUE`` (the last one given), else the environment's."""
+    found = (os.environ.get(variable) or None) if variable else None
+    attached = name + "=" if name.startswith("--") else name
     for index, arg in enumerate(args):
         if arg == name and index + 1 < len(args):
             found = args[index + 1]
-        elif arg.startswith(name + "="):
-            found = arg.split("=", 1)[1]
+        elif arg.startswith(attached) and arg != name:
+            found = arg[len(attached):]
     return found
 
 
@@ -87,9 +88,8 @@ def one_word(args: list[str]) -> list[str]:
 
 def excludes_browser(args: list[str]) -> bool:
     """The run's -m (the last one wins in pytest) leaves the browser walk out."""
-    marks = [args[index + 1] for index, arg in enumerate(args[:-1]) if arg == "-m"]
-    marks += [arg[2:] for arg in args if arg.startswith("-m") and len(arg) > 2]
-    return bool(marks) and "not browser" in marks[-1]
+    marks = option(args, "-m")
+    return marks is not None and "not browser" in marks
 
 
 def missing(target: Target, walks: bool) -> list[str]:

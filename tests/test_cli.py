@@ -5,6 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
+from smoke import cli
+
 SCRIPT = str(Path(sys.executable).with_name("care2-predemo"))  # the console script pip installed beside python
 # The same command on a machine with no Chromium, Chrome or Edge anywhere (nor Playwright's own: see the run).
 WITHOUT_BROWSERS = [sys.executable, "-c", "import sys, smoke.browser as b; b.SYSTEM_CANDIDATES[:] = []; "
@@ -73,3 +77,16 @@ def test_no_pm2_where_the_environment_expects_it(run_command):
         "pm2.command to the pm2 the apps run under"]
     run = run_command(SCRIPT, "--collect-only", "-q", "--env", "production-ci", SMOKE_PM2_COMMAND='["no-such-pm2"]')
     assert "missing" not in run.stderr  # no host checks from CI: PM2 is not expected there
+
+
+@pytest.mark.parametrize("args, walks", [
+    ([], True), (["-m", "predemo and not browser"], False), (["-mpredemo and not browser"], False),
+    (["-m", "predemo and not browser", "-m", "predemo"], True),  # pytest keeps the last -m
+])
+def test_the_browser_is_asked_for_only_when_the_walk_runs(args, walks):
+    assert cli.excludes_browser(args) is not walks
+
+
+def test_env_file_in_two_words_reaches_pytest_as_one():
+    assert cli.one_word(["--env-file", "my envs.toml", "--env", "x"]) == ["--env-file=my envs.toml", "--env", "x"]
+    assert cli.option(["--env", "a", "--env=b"], "--env", "SMOKE_NO_SUCH_VARIABLE") == "b"
