@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import pytest
 
 from smoke import cli
 
-SCRIPT = str(Path(sys.executable).with_name("care2-predemo"))  # the console script pip installed beside python
+# the console script pip installed beside python (care2-predemo.exe in .venv\Scripts on Windows)
+SCRIPT = shutil.which("care2-predemo", path=str(Path(sys.executable).parent)) or "care2-predemo"
 # The same command on a machine with no Chromium, Chrome or Edge anywhere (nor Playwright's own: see the run).
 WITHOUT_BROWSERS = [sys.executable, "-c", "import sys, smoke.browser as b; b.SYSTEM_CANDIDATES[:] = []; "
                     "b.PATH_NAMES[:] = []; from smoke.cli import main; sys.exit(main())"]
