@@ -217,7 +217,11 @@ class WalkBrowser:
         try:
             executable = find_chromium(browser_type.executable_path)
         except NoBrowser as error:
-            pytest.fail(str(error), pytrace=False)
+            missing = str(error)
+        else:
+            missing = ""
+        if missing:  # failing outside the except keeps the message free of a chained traceback
+            pytest.fail(missing, pytrace=False)
         args = [*QUIET_CHROMIUM, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
                 f"--use-file-for-fake-audio-capture={FAKE_MICROPHONE}", *target.chromium_args]
         return {**browser_type_launch_args, "executable_path": str(executable), "args": args}

@@ -1,5 +1,6 @@
 """Helpers for the suite's own tests: the suite run as a user runs it, free ports, misbehaving listeners."""
 
+import json
 import os
 import socket
 import subprocess
@@ -65,6 +66,19 @@ def recorder():
 
 
 ROOT = Path(__file__).parent.parent
+STAGE_ON_WINDOWS = ("the stage does not run on Windows yet: its cloudflared stand-in is a Python script started by "
+                    "its #! line, which Windows cannot start")
+
+
+@pytest.fixture(scope="module")
+def healthy_stage(tmp_path_factory):
+    """The stage, healthy, for the tests of one module (under PM2 when it is installed)."""
+    if sys.platform == "win32":
+        pytest.skip(STAGE_ON_WINDOWS)
+    from fixtures.stage import Stage
+
+    with Stage(workdir=tmp_path_factory.mktemp("stage") / "work") as running:
+        yield running
 
 
 @dataclass
@@ -112,5 +126,40 @@ def run_predemo(tmp_path):
                     message = (child.get("message") or "") + "\n" + (child.text or "")
             outcomes[name] = (state, message)
         return Run(outcomes, seconds, done.stdout + done.stderr, reports, done.returncode)
+
+    return run
+
+
+@dataclass
+class Finished:
+    """A command run to its end: exit code, what it printed, the verdict file it wrote ({} when none)."""
+
+    code: int
+    stdout: bytes
+    stderr: str
+    verdict: dict
+
+    @property
+    def output(self) -> str:
+        return self.stdout.decode("utf-8", errors="replace") + self.stderr
+
+    @property
+    def warnings(self) -> list[str]:
+        return [warning for outcome in self.verdict.get("outcomes", []) for warning in outcome["warnings"]]
+
+
+@pytest.fixture
+def run_command(tmp_path):
+    """Run ``command`` in the project folder as a user would (no SMOKE_* variable of ours), its reports in
+    ``tmp_path/reports``; ``variables`` added to its environment."""
+
+    def run(*command: str, **variables: str) -> Finished:
+        reports = tmp_path / "reports"
+        environ = {name: value for name, value in os.environ.items() if not name.startswith("SMOKE_")}
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, timeout=240,
+                              env=environ | {"SMOKE_REPORTS_DIR": str(reports)} | variables)
+        verdict = reports / "verdict.json"
+        written = json.loads(verdict.read_text(encoding="utf-8")) if verdict.is_file() else {}
+        return Finished(done.returncode, done.stdout, done.stderr.decode("utf-8", errors="replace"), written)
 
     return run

@@ -61,8 +61,8 @@ def listening(host: str = "127.0.0.1", port: int = 0):
 
 
 @contextlib.contextmanager
-def http_server(routes: dict[str, tuple[int, dict[str, str], str]]):
-    """A loopback HTTP server answering ``routes[path] = (status, headers, body)``; 404 elsewhere."""
+def http_server(routes: dict[str, tuple[int, dict[str, str], str]], host: str = "127.0.0.1"):
+    """A loopback HTTP server on ``host`` answering ``routes[path] = (status, headers, body)``; 404 elsewhere."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
@@ -78,8 +78,9 @@ def http_server(routes: dict[str, tuple[int, dict[str, str], str]]):
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    server = type("Server", (ThreadingHTTPServer,), {"address_family": family})((host, 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)  # a quick shutdown()
     thread.start()
     try:
         yield server.server_port

@@ -17,15 +17,15 @@ INSTALL = "pip install -e '.[test]'"
 
 
 def workflow() -> dict:
-    return yaml.safe_load(WORKFLOW.read_text())
+    return yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
 
 
 def steps() -> list[dict]:
     return workflow()["jobs"]["predemo"]["steps"]
 
 
-def documented_commands() -> set[str]:
-    blocks = re.findall(r"```sh\n(.*?)```", CI_DOC.read_text(), flags=re.DOTALL)
+def documented_commands(language: str = "sh") -> set[str]:
+    blocks = re.findall(rf"```{language}\n(.*?)```", CI_DOC.read_text(encoding="utf-8"), flags=re.DOTALL)
     return {line.strip() for block in blocks for line in block.splitlines() if line.strip()}
 
 
@@ -62,10 +62,20 @@ def test_workflow_runs_the_commands_the_docs_document():
     assert job_env["SMOKE_ENV"] == "${{ inputs.environment || 'production-ci' }}"
 
 
+def test_windows_job_runs_the_documented_commands_and_says_what_it_skips():
+    job = workflow()["jobs"]["windows"]
+    assert job["runs-on"] == "windows-latest" and job["defaults"]["run"]["shell"] == "pwsh"
+    runs = [line.strip() for step in job["steps"] if "run" in step for line in step["run"].splitlines()]
+    commands = [line for line in runs if line and not line.startswith("echo ")]
+    assert set(commands) <= documented_commands("powershell"), set(commands) - documented_commands("powershell")
+    [skipped] = [line for line in runs if line.startswith("echo ")]
+    assert "::notice" in skipped and "does not run on Windows" in skipped
+
+
 def test_secrets_come_only_from_the_ci_secrets():
     [alerts] = [step for step in steps() if "smoke.alerts" in step.get("run", "")]
     assert alerts["env"] == {"SMOKE_ALERT_URLS": "${{ secrets.SMOKE_ALERT_URLS }}"}
-    text = WORKFLOW.read_text()
+    text = WORKFLOW.read_text(encoding="utf-8")
     assert "://" not in text, "no URL (an alert URL is a secret) belongs in the workflow"
     assert re.findall(r"secrets\.\w+", text) == ["secrets.SMOKE_ALERT_URLS"]
 
@@ -93,5 +103,5 @@ def test_tox_has_the_documented_environments():
     assert set(commands) == {"predemo", "production", "selftest", "lint"}
     assert "fixtures.stage run -- python -m pytest -m predemo --env-file=\\{env_file\\}" in commands["predemo"]
     assert "pytest -m predemo --env production-ci" in commands["production"]
-    documented = CI_DOC.read_text()
+    documented = CI_DOC.read_text(encoding="utf-8")
     assert all(f"`tox -e {name}`" in documented for name in commands)

@@ -72,6 +72,18 @@ def restart(target, role: str) -> str:
     return f"restart the {role}"
 
 
+def restart_tunnel(target, process: tunnel.Cloudflared) -> str:
+    """How to restart this cloudflared: as the Windows service it runs as, else as the environment runs it."""
+    if process.windows_service:
+        return f"Restart-Service {tunnel.WINDOWS_SERVICE} (PowerShell as administrator: it runs as a Windows service)"
+    return restart(target, "tunnel")
+
+
+def care2_tunnels(target) -> list[tunnel.Cloudflared]:
+    """The cloudflared processes that may be Care2's: not those that run another named tunnel."""
+    return [process for process in tunnel.find_cloudflared() if process.command.name in ("", target.tunnel.name)]
+
+
 def logs(target, role: str) -> str:
     name = target.pm2.apps.get(role)
     return f"pm2 logs {name} --lines 50" if name else f"the {role}'s log"
@@ -150,6 +162,17 @@ def wrong_tunnel(target, processes: list[tunnel.Cloudflared], runs: list[Running
         f" (under PM2: give {app} the args `tunnel run {expected}` in {eco}, then pm2 delete {app} && "
         f"pm2 start {eco} --only {app})" if app else ""
     )
+    unreadable = [run.process for run in runs if not run.process.cmdline and not run.names]
+    if unreadable:
+        process = unreadable[0]
+        service = " (it runs as a Windows service, as SYSTEM)" if process.windows_service else ""
+        return (
+            f"Tunnel: cloudflared PID {process.pid} runs, but this user may not read its command line{service}, "
+            f"so whether it runs the named tunnel {expected!r} cannot be seen",
+            None,
+            "run the checks as administrator, or set tunnel.config to the config file it runs with (its `tunnel:` "
+            "names the tunnel)",
+        )
     if quick:
         process = quick[0]
         return (
@@ -176,7 +199,7 @@ def tunnel_problems(target, check, http, run: Running, now: float) -> tuple[list
     settings = target.tunnel
     process = run.process
     who = f"cloudflared PID {process.pid}"
-    start = restart(target, "tunnel")
+    start = restart_tunnel(target, process)
     settle = f"then wait {duration(settings.min_uptime)} before the demo"
     problems = []
     if run.config_error:
@@ -427,10 +450,8 @@ def care2_roots(target, pm2_list) -> dict[int, tuple[str, str]]:
         for listener in ports.listeners([port]) if port else []:
             if listener.pid:
                 roots.setdefault(listener.pid, (f"the {role} on port {port}", restart(target, role)))
-    for process in tunnel.find_cloudflared():
-        if process.command.name not in ("", target.tunnel.name):
-            continue
-        roots.setdefault(process.pid, (f"cloudflared PID {process.pid}", restart(target, "tunnel")))
+    for process in care2_tunnels(target):
+        roots.setdefault(process.pid, (f"cloudflared PID {process.pid}", restart_tunnel(target, process)))
     return roots
 
 
@@ -465,6 +486,13 @@ def pm2_problems(target, check, listing: Jlist, now: float,
     problems, seen = [], []
     for role, name in target.pm2.apps.items():
         app = listing.app(name)
+        outside = care2_tunnels(target) if app is None and role == "tunnel" else []
+        if outside and role in target.required_apps:  # e.g. cloudflared installed as a Windows service
+            check.warn(f"{name} (tunnel) is not in PM2's list, but cloudflared runs outside PM2: "
+                       + "; ".join(f"PID {process.pid}" + (" as a Windows service" if process.windows_service else "")
+                                   for process in outside)
+                       + '; if that is how this host runs it, set pm2.optional = ["tunnel"]')
+            continue
         if app is None:
             if role in target.required_apps:
                 problems.append(Problem(
@@ -486,6 +514,11 @@ def app_problems(target, check, role: str, app: App, now: float, later: App | No
     redo = (f"pm2 delete {app.name} && pm2 start {ecosystem_file(target)} --only {app.name}; if it comes back the "
             "same, PM2's daemon itself is stale: pm2 update")
     loop_fix = f"it crashes soon after it starts: read {logs(target, role)}, fix the cause, then pm2 restart {app.name}"
+    if app.shim_run_by_node:
+        loop_fix = (f"PM2 runs the Windows shim {app.script} with Node, which cannot read it (a SyntaxError on its "
+                    f"first line in {logs(target, role)}): in {ecosystem_file(target)} give {app.name} the JavaScript "
+                    "file the shim starts as its script (Next: node_modules/next/dist/bin/next, args start), then "
+                    f"pm2 delete {app.name} && pm2 start {ecosystem_file(target)} --only {app.name}")
     if app.status in ("stopped", "stopping") and not between_runs(app):
         return [Problem(f"{app.label} is {app.status} in PM2", f"pm2 restart {app.name}")]
     if app.status == "errored":

@@ -23,6 +23,9 @@ import psutil
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 DAEMON_STARTED = "Spawning PM2 daemon"
+# npm.cmd, next.cmd...: on Windows `script: "npm"` resolves to a batch file that PM2, finding no interpreter
+# for its extension (PM2's lib/API/interpreter.json), hands to Node: a SyntaxError on its first line.
+WINDOWS_SHIMS = (".cmd", ".bat", ".ps1")
 
 
 class PM2Error(Exception):
@@ -47,6 +50,8 @@ class App:
     memory: int | None  # monit.memory, bytes; None when PM2 gave no figure
     cpu: float | None
     port: str = ""  # PORT in the environment PM2 started it with
+    script: str = ""  # pm2_env.pm_exec_path: what PM2 runs
+    interpreter: str = ""  # pm2_env.exec_interpreter: what runs it ("none" for a binary)
 
     @classmethod
     def read(cls, entry: Mapping[str, Any]) -> App:
@@ -64,11 +69,19 @@ class App:
             memory=_int(monit.get("memory")),
             cpu=_float(monit.get("cpu")),
             port=str(inner_env.get("PORT", env.get("PORT", "")) or ""),
+            script=str(env.get("pm_exec_path") or ""),
+            interpreter=str(env.get("exec_interpreter") or ""),
         )
 
     @property
     def online(self) -> bool:
         return self.status == "online"
+
+    @property
+    def shim_run_by_node(self) -> bool:
+        """PM2 runs a Windows shim (npm.cmd) with Node, which cannot read it: the app dies as it starts."""
+        interpreter = re.split(r"[\\/]", self.interpreter)[-1].lower()
+        return self.script.lower().endswith(WINDOWS_SHIMS) and interpreter.startswith("node")
 
     def uptime(self, now: float) -> float | None:
         """Seconds since PM2 last (re)started it; ``now`` in seconds since the epoch."""

@@ -27,7 +27,9 @@ LOCALHOST_ADDRESSES = ("127.0.0.1", "::1")
 WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 SECRET_FLAG = re.compile(r"^--?[\w-]*(token|secret|password|passwd|key)[\w-]*$", re.IGNORECASE)
 SECRET_ASSIGNMENT = re.compile(r"^(--?[\w-]*(?:token|secret|password|passwd|key)[\w-]*=).+$", re.IGNORECASE)
-PM2_DAEMON = re.compile(r"^PM2 v[\d.]+: God Daemon")
+# PM2's daemon renames itself where the OS lets it (Linux, macOS); on Windows its command line stays
+# `node.exe ...\pm2\lib\Daemon.js` (PM2's lib/Client.js starts it so).
+PM2_DAEMON = re.compile(r"^PM2 v[\d.]+: God Daemon|[\\/]pm2[\\/]lib[\\/]Daemon\.js\b", re.IGNORECASE)
 
 
 def command_line(cmdline: Sequence[str]) -> str:
@@ -207,7 +209,7 @@ def _under_pm2(pid: int | None) -> bool:
         return False
     for ancestor in (pid, *ancestors(pid)):
         cmdline = " ".join(name_and_cmdline(ancestor)[1])
-        if "ProcessContainerFork" in cmdline or "ProcessContainer.js" in cmdline or PM2_DAEMON.match(cmdline):
+        if "ProcessContainerFork" in cmdline or "ProcessContainer.js" in cmdline or PM2_DAEMON.search(cmdline):
             return True
     return False
 

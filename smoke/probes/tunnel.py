@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from urllib.parse import urlsplit
 
 import psutil
@@ -21,6 +21,7 @@ import yaml
 
 from .http import Client, NoAnswer
 from .ports import command_line, is_loopback, listeners
+from .processes import name_and_cmdline
 
 PROCESS_NAMES = {"cloudflared", "cloudflared.exe"}
 INTERPRETER = re.compile(r"^(python[\d.]*w?|py|node|bash|sh|env)(\.exe)?$", re.IGNORECASE)
@@ -37,6 +38,10 @@ VALUE_FLAGS = frozenset(
     "keepalive-connections proxy-connect-timeout proxy-tls-timeout proxy-tcp-keepalive proxy-keepalive-timeout "
     "proxy-keepalive-connections bastion dns-resolver-addrs upstream max-upstream-conns".split()
 )
+# `cloudflared service install` on Windows registers this service; the Service Control Manager (services.exe)
+# starts it, so it is cloudflared's parent (cloudflared's cmd/cloudflared/windows_service.go).
+WINDOWS_SERVICE = "Cloudflared"
+SERVICE_MANAGER = "services.exe"
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443, "tcp": None, "ssh": 22, "rdp": 3389}
 
 
@@ -117,6 +122,11 @@ class Cloudflared:
     started: float  # seconds since the epoch
     cwd: str
     command: TunnelCommand
+    parent: str = ""  # the parent process's name: services.exe for a Windows service
+
+    @property
+    def windows_service(self) -> bool:
+        return self.parent.lower() == SERVICE_MANAGER
 
     @property
     def shown(self) -> str:
@@ -132,13 +142,15 @@ class Cloudflared:
         if not self.command.config:
             return None
         path = Path(self.command.config).expanduser()
-        return path if path.is_absolute() or not self.cwd else Path(self.cwd) / path
+        # C:\...\config.yml is absolute whichever OS reads the command line (a Windows host's, in tests)
+        absolute = path.is_absolute() or PureWindowsPath(self.command.config).is_absolute()
+        return path if absolute or not self.cwd else Path(self.cwd) / path
 
 
 def find_cloudflared() -> list[Cloudflared]:
     """Every live cloudflared process, oldest first."""
     found = []
-    for process in psutil.process_iter(["name", "cmdline", "create_time", "status"]):
+    for process in psutil.process_iter(["name", "cmdline", "create_time", "status", "ppid"]):
         info = process.info
         cmdline = tuple(info["cmdline"] or ())
         if info["status"] == psutil.STATUS_ZOMBIE or not is_cloudflared(info["name"] or "", cmdline):
@@ -148,7 +160,8 @@ def find_cloudflared() -> list[Cloudflared]:
         except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
             cwd = ""
         command = parse_command(cmdline or (info["name"],))
-        found.append(Cloudflared(process.pid, cmdline, info["create_time"] or 0.0, cwd, command))
+        parent = name_and_cmdline(info["ppid"])[0]
+        found.append(Cloudflared(process.pid, cmdline, info["create_time"] or 0.0, cwd, command, parent))
     return sorted(found, key=lambda process: process.started)
 
 

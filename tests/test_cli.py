@@ -1,0 +1,94 @@
+"""care2-predemo, the one command: its help, a run against the stage, and what it says when something is missing."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from smoke import cli
+
+# the console script pip installed beside python (care2-predemo.exe in .venv\Scripts on Windows)
+SCRIPT = shutil.which("care2-predemo", path=str(Path(sys.executable).parent)) or "care2-predemo"
+# The same command on a machine with no Chromium, Chrome or Edge anywhere (nor Playwright's own: see the run).
+WITHOUT_BROWSERS = [sys.executable, "-c", "import sys, smoke.browser as b; b.SYSTEM_CANDIDATES[:] = []; "
+                    "b.PATH_NAMES[:] = []; from smoke.cli import main; sys.exit(main())"]
+
+
+def lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def test_help_is_short_and_names_the_exit_codes(run_command):
+    run = run_command(SCRIPT, "--help")
+    assert run.code == 0 and run.stderr == ""
+    said = run.stdout.decode()
+    assert said.startswith("care2-predemo: ") and "usage: care2-predemo [--open] [PYTEST ARGS...]" in said
+    assert "exit codes: 0 GO or GO WITH WARNINGS, 1 NO-GO or COULD NOT CHECK, 2 interrupted, 4 bad input" in said
+    assert len(lines(said)) <= 15 and not run.verdict  # nothing ran
+
+
+def test_bad_input_is_one_line_and_exit_code_4(run_command, tmp_path):
+    run = run_command(SCRIPT, "--env", "nosuch")
+    assert run.code == 4 and run.stdout == b"", run.output
+    bundled = Path("smoke/environments.toml").resolve()
+    assert lines(run.stderr) == [f"care2-predemo: unknown environment 'nosuch' in {bundled} "
+                                 "(known: local, production, production-ci)"]
+    missing = tmp_path / "nope.toml"
+    run = run_command(SCRIPT, "--env-file", str(missing))
+    assert (run.code, lines(run.stderr)) == (4, [f"care2-predemo: environments file not found: {missing}"])
+    run = run_command(SCRIPT, "-m", "no_such_marker")  # selects no check
+    assert run.code == 4 and "Traceback" not in run.output
+
+
+def test_against_the_stage_it_runs_predemo_and_opens_the_report(healthy_stage, run_command, tmp_path):
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.py"  # stands in for the default browser: notes the address it was given
+    browser.write_text("import sys, pathlib; pathlib.Path(sys.argv[1]).write_text(sys.argv[2])\n")
+    run = run_command(SCRIPT, "--env-file", str(healthy_stage.env_file), "--open", "-p", "no:cacheprovider",
+                      BROWSER=f"{sys.executable} {browser} {opened} %s")
+    said, report = lines(run.stdout.decode()), run.verdict["about"]["report"]
+    assert run.code == 0 and run.verdict["state"].startswith("GO"), run.output
+    assert said[-2].startswith(("GO: ", "GO WITH WARNINGS: ")) and said[-1] == f"report: {report}"
+    assert "missing" not in run.stderr  # Chromium and the stage's PM2 are there
+    assert opened.read_text() == Path(report).resolve().as_uri()
+
+
+def test_no_chromium_findable_is_said_first_and_the_walk_is_red(healthy_stage, run_command, tmp_path):
+    run = run_command(*WITHOUT_BROWSERS, f"--env-file={healthy_stage.env_file}", "-p", "no:cacheprovider",
+                      PLAYWRIGHT_BROWSERS_PATH=str(tmp_path / "no-playwright-browsers"),
+                      PYTHONIOENCODING="cp1252")  # as a Windows console redirected to a file
+    assert "UnicodeEncodeError" not in run.output
+    assert lines(run.stderr)[0] == ("care2-predemo: missing: no Chromium, Chrome or Edge found: install one with "
+                                    "`apt-get install chromium` (Debian/Ubuntu), `playwright install chromium`, or "
+                                    "Google Chrome; or set SMOKE_CHROMIUM to its path (the walk, check 10, fails "
+                                    "without one)")
+    assert (run.code, run.verdict["state"]) == (1, "NO-GO"), run.output
+    assert [o["name"] for o in run.verdict["outcomes"] if o["state"] in ("failed", "error")] == ["The walk"]
+    assert "During handling of the above exception" not in run.output  # said once in the walk's error, not twice
+
+
+
+def test_no_pm2_where_the_environment_expects_it(run_command):
+    run = run_command(SCRIPT, "--collect-only", "-q", SMOKE_PM2_COMMAND='["no-such-pm2", "jlist"]')
+    assert lines(run.stderr) == [
+        "care2-predemo: missing: PM2 ('no-such-pm2' is not on PATH), which the local environment expects (pm2.apps): "
+        "install Node.js, then `npm install -g pm2` (on Windows also pm2-windows-startup to keep it running); or set "
+        "pm2.command to the pm2 the apps run under"]
+    run = run_command(SCRIPT, "--collect-only", "-q", "--env", "production-ci", SMOKE_PM2_COMMAND='["no-such-pm2"]')
+    assert "missing" not in run.stderr  # no host checks from CI: PM2 is not expected there
+
+
+@pytest.mark.parametrize("args, walks", [
+    ([], True), (["-m", "predemo and not browser"], False), (["-mpredemo and not browser"], False),
+    (["-m", "predemo and not browser", "-m", "predemo"], True),  # pytest keeps the last -m
+])
+def test_the_browser_is_asked_for_only_when_the_walk_runs(args, walks):
+    assert cli.excludes_browser(args) is not walks
+
+
+def test_env_file_in_two_words_reaches_pytest_as_one():
+    assert cli.one_word(["--env-file", "my envs.toml", "--env", "x"]) == ["--env-file=my envs.toml", "--env", "x"]
+    assert cli.option(["--env", "a", "--env=b"], "--env", "SMOKE_NO_SUCH_VARIABLE") == "b"

@@ -1,0 +1,213 @@
+"""The host checks (tunnel, ports, processes) on Windows-shaped samples (fixtures/windows: PM2 for Windows,
+cloudflared.exe under PM2 and as a Windows service), the Care2 listeners served for real on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from test_host_probes import IPV6, http_server
+
+from fixtures.windows.host import WindowsHost, sample
+from smoke.checks import test_host as host_checks
+from smoke.conditions import Check
+from smoke.probes import ports, tunnel
+from smoke.probes.http import Client
+from smoke.probes.pm2 import App, Jlist, parse_jlist
+from smoke.target import load_target
+
+pytestmark = IPV6  # the frontend and Caddy listen on a dual-stack socket, reached at ::1
+SERVICE_CONFIG = r"C:\Windows\System32\config\systemprofile\.cloudflared\config.yml"
+JSON = {"content-type": "application/json"}
+READY = '{"status":200,"readyConnections":4,"connectorId":"c0ffee"}'
+
+
+@pytest.fixture
+def windows(monkeypatch, tmp_path):
+    """The Care2 listeners on loopback, and ``windows.host(sample)`` to take that sample as this machine."""
+    backend = {"/health/live": (200, {**JSON, "x-care2-origin": "backend"}, '{"status":"alive"}')}
+    frontend = {"/health/live": (200, {**JSON, "x-care2-origin": "frontend"}, '{"status":"alive"}')}
+    proxy = {"/": (404, {"content-type": "text/plain"}, "Invalid hostname")}
+    metrics = {"/ready": (200, JSON, READY), "/metrics": (200, {}, "cloudflared_tunnel_ha_connections 4\n")}
+    with contextlib.ExitStack() as servers:
+        found = {"backend": servers.enter_context(http_server(backend)),
+                 "frontend": servers.enter_context(http_server(frontend, "::1")),
+                 "proxy": servers.enter_context(http_server(proxy, "::1")),
+                 "metrics": servers.enter_context(http_server(metrics))}
+        # The service's config, at its Windows path as far as the checks can tell, three hours old.
+        config = tmp_path / "config.yml"
+        config.write_text(sample("config.yml", **found), encoding="utf-8")
+        os.utime(config, (time.time() - 3 * 3600,) * 2)
+        read = tunnel.TunnelConfig.read.__func__
+        monkeypatch.setattr(tunnel.TunnelConfig, "read", classmethod(
+            lambda cls, path: read(cls, config if str(path) == SERVICE_CONFIG else path)))
+        client = Client(connect=1.0, read=1.0, retry_delay=0.0)
+        yield SimpleNamespace(
+            host=lambda name: WindowsHost(name, **found).install(monkeypatch),
+            jlist=lambda name: parse_jlist(sample(name, **found)),
+            target=lambda **settings: load_target("local", environ={
+                "SMOKE_PORTS_FRONTEND": str(found["frontend"]), "SMOKE_PORTS_BACKEND": str(found["backend"]),
+                "SMOKE_PORTS_PROXY": str(found["proxy"]), **settings}),
+            http=client, config=config,
+        )
+        client.close()
+
+
+def judged(run, *args) -> tuple[str, Check]:
+    """One host check run: (its failure message, "" when it passed; its Check with result and warnings)."""
+    target, http = args[0], args[1]
+    check = Check(http)
+    try:
+        run(target, check, *args[2:])
+    except pytest.fail.Exception as failure:
+        return str(failure.msg), check
+    return "", check
+
+
+def tunnel_check(windows, target):
+    return judged(lambda t, check: host_checks.test_tunnel_stable(t, check, windows.http), target, windows.http)
+
+
+def ports_check(windows, target, listing):
+    return judged(lambda t, check: host_checks.test_port_drift(t, check, windows.http, listing), target, windows.http)
+
+
+def processes_check(windows, target, listing):
+    return judged(lambda t, check: host_checks.test_processes(t, check, listing), target, windows.http)
+
+
+def without(listing: Jlist, name: str) -> Jlist:
+    return Jlist(tuple(app for app in listing.apps if app.name != name))
+
+
+def test_pm2_for_windows_jlist_is_read_with_its_paths(windows):
+    listing = windows.jlist("jlist-pm2-windows.json")
+    assert listing.names == ["careconnect-backend-prod", "careconnect-frontend-prod", "care2connect-caddy",
+                             "care2connect-tunnel"]
+    cloudflared = listing.app("care2connect-tunnel")
+    assert cloudflared.script == r"C:\Program Files (x86)\cloudflared\cloudflared.exe"
+    assert cloudflared.interpreter == "none"
+    assert listing.app("careconnect-backend-prod").script == r"C:\Users\care2\Care2system\backend\dist\server.js"
+    assert not any(app.shim_run_by_node for app in listing.apps)
+
+
+def test_everything_under_pm2_for_windows_is_green(windows):
+    windows.host("host-pm2-windows.json")
+    target, listing = windows.target(), windows.jlist("jlist-pm2-windows.json")
+    failed, check = tunnel_check(windows, target)
+    assert failed == "" and check.warnings == []
+    assert check.result.startswith("cloudflared PID 5412 runs 'care2connects-tunnel', up 2 h 0 min")
+    failed, check = ports_check(windows, target, listing)
+    assert failed == "", failed
+    assert "backend on" in check.result and "PM2 app careconnect-backend-prod" in check.result
+    failed, check = processes_check(windows, target, listing)
+    assert failed == "" and check.warnings == [], failed
+    assert "care2connect-tunnel online, pid 5412" in check.result
+
+
+def test_a_listener_under_pm2_for_windows_is_seen_as_pm2s_by_its_daemon(windows):
+    """PM2's daemon cannot rename itself on Windows: its command line is node.exe ...\\pm2\\lib\\Daemon.js."""
+    windows.host("host-pm2-windows.json")
+    (caddy,) = [listener for listener in ports.listeners() if listener.pid == 5388]
+    assert ports.identify(caddy, windows.http, "/", apps=()).under_pm2
+
+
+def test_cloudflared_as_a_windows_service_runs_the_named_tunnel(windows):
+    windows.host("host-cloudflared-service.json")
+    (process,) = tunnel.find_cloudflared()
+    assert (process.windows_service, str(process.config_path)) == (True, SERVICE_CONFIG)
+    target = windows.target()
+    listing = without(windows.jlist("jlist-pm2-windows.json"), "care2connect-tunnel")  # no PM2 entry
+    failed, check = tunnel_check(windows, target)
+    assert failed == "" and check.result.startswith("cloudflared PID 2968 runs 'care2connects-tunnel'"), failed
+    assert f"config {windows.config} unchanged since it started" in check.result
+    failed, check = ports_check(windows, target, listing)
+    assert failed == "", failed
+    failed, check = processes_check(windows, target, listing)
+    assert failed == "", failed
+    assert check.warnings == ["care2connect-tunnel (tunnel) is not in PM2's list, but cloudflared runs outside PM2: "
+                              'PID 2968 as a Windows service; if that is how this host runs it, set pm2.optional = '
+                              '["tunnel"]']
+    failed, check = processes_check(windows, windows.target(SMOKE_PM2_OPTIONAL='["tunnel"]'), listing)
+    assert (failed, check.warnings) == ("", [])
+
+
+def test_a_tunnel_run_as_a_service_is_restarted_as_one(windows):
+    windows.host("host-cloudflared-service.json")
+    windows.config.touch()  # changed after the service started: it runs the old config
+    failed, _ = tunnel_check(windows, windows.target())
+    assert "the running tunnel ignores that change" in failed
+    assert "Restart-Service Cloudflared (PowerShell as administrator" in failed and "pm2 restart" not in failed
+
+
+def test_a_service_whose_command_line_this_user_may_not_read(windows):
+    host = windows.host("host-cloudflared-service.json")
+    host.processes[2968].update(cmdline=None, cwd=None, rss=None)  # SYSTEM's, seen by a user who is not administrator
+    failed, _ = tunnel_check(windows, windows.target())
+    assert failed.startswith("Tunnel: cloudflared PID 2968 runs, but this user may not read its command line (it runs "
+                             "as a Windows service, as SYSTEM)")
+    assert "run the checks as administrator, or set tunnel.config" in failed
+    failed, check = tunnel_check(windows, windows.target(SMOKE_TUNNEL_CONFIG=f"'{SERVICE_CONFIG}'"))
+    assert failed == "" and "runs 'care2connects-tunnel'" in check.result, failed
+    listing = without(windows.jlist("jlist-pm2-windows.json"), "care2connect-tunnel")
+    failed, check = processes_check(windows, windows.target(SMOKE_PM2_OPTIONAL='["tunnel"]'), listing)
+    assert (failed, check.warnings) == ("", [])  # what may not be read is no zombie
+
+
+def test_npm_cmd_shim_run_by_node_is_a_red_loop_with_the_fix(windows):
+    host = windows.host("host-pm2-windows.json")
+    del host.processes[5244]  # nothing runs: each start died on the shim's first line
+    host.listening = [entry for entry in host.listening if entry[0] != 5244]
+    listing = windows.jlist("jlist-npm-cmd-shim.json")
+    assert listing.app("careconnect-frontend-prod").shim_run_by_node
+    failed, _ = processes_check(windows, windows.target(), listing)
+    assert "careconnect-frontend-prod (pm_id 1, pid 0) is errored: PM2 gave up restarting it after 3 restarts" in failed
+    assert r"PM2 runs the Windows shim C:\Program Files\nodejs\npm.cmd with Node" in failed
+    assert "node_modules/next/dist/bin/next" in failed
+
+
+def test_npm_cmd_run_through_cmd_is_green_its_port_held_by_the_node_child(windows):
+    """interpreter: cmd, interpreter_args: /c: PM2's pid is cmd.exe; node.exe, its child, listens."""
+    host = windows.host("host-pm2-windows.json")
+    host.processes[5244].update(name="cmd.exe", cmdline=[r"C:\Windows\system32\cmd.exe", "/c",
+                                                        r"C:\Program Files\nodejs\npm.cmd", "start"], rss=4194304)
+    node = [r"C:\Program Files\nodejs\node.exe", r"node_modules\next\dist\bin\next", "start"]
+    host.processes[5301] = {**host.processes[5244], "pid": 5301, "ppid": 5244, "name": "node.exe", "rss": 125829120,
+                            "cmdline": node}
+    host.listening = [(5301 if pid == 5244 else pid, ip, port) for pid, ip, port in host.listening]
+    listing = windows.jlist("jlist-pm2-windows.json")
+    shim = dataclasses.replace(listing.app("careconnect-frontend-prod"), script=r"C:\Program Files\nodejs\npm.cmd",
+                               interpreter="cmd", memory=4194304)
+    listing = Jlist(tuple(shim if app.name == shim.name else app for app in listing.apps))
+    assert not shim.shim_run_by_node
+    failed, _ = processes_check(windows, windows.target(), listing)
+    assert failed == "", failed
+    failed, check = ports_check(windows, windows.target(), listing)
+    assert failed == "", failed
+    assert "frontend on" in check.result and "PID 5301 (PM2 app careconnect-frontend-prod" in check.result
+
+
+@pytest.mark.parametrize("script, interpreter, shim", [
+    (r"C:\Program Files\nodejs\npm.cmd", r"C:\Program Files\nodejs\node.exe", True),
+    (r"C:\Users\care2\Care2system\frontend\node_modules\.bin\next.CMD", "node", True),
+    (r"C:\Program Files\nodejs\npm.cmd", "cmd", False),  # interpreter: cmd, interpreter_args: /c: it runs
+    (r"C:\Users\care2\Care2system\frontend\node_modules\next\dist\bin\next", "node", False),
+    ("/usr/bin/npm", "node", False),
+])
+def test_which_shims_node_cannot_run(script, interpreter, shim):
+    app = App("careconnect-frontend-prod", 1, 0, "errored", None, 3, 3, 0, 0.0, script=script, interpreter=interpreter)
+    assert app.shim_run_by_node == shim
+
+
+def test_a_windows_config_path_is_absolute_on_any_os():
+    command = tunnel.parse_command([r"C:\Program Files (x86)\cloudflared\cloudflared.exe", "--config", SERVICE_CONFIG,
+                                    "tunnel", "run"])
+    process = tunnel.Cloudflared(2968, (), 0.0, r"C:\Windows\system32", command, "services.exe")
+    assert str(process.config_path) == SERVICE_CONFIG and process.windows_service
+    relative = tunnel.Cloudflared(1, (), 0.0, "/srv/care2", tunnel.parse_command(["cloudflared", "--config", "c.yml"]))
+    assert relative.config_path == Path("/srv/care2/c.yml") and not relative.windows_service
