@@ -36,7 +36,14 @@ PM2_HINT = "install Node.js, then `npm install -g pm2` (on Windows also pm2-wind
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return run_predemo(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:  # the reader went away (`| head`): nothing left to tell it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush does not fail again
+        return 1
+
+
+def run_predemo(args: list[str]) -> int:
     for stream in (sys.stdout, sys.stderr):  # a Windows console or a redirect in cp1252 cannot say every character
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")

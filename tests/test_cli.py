@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -28,6 +30,15 @@ def test_help_is_short_and_names_the_exit_codes(run_command):
     assert said.startswith("care2-predemo: ") and "usage: care2-predemo [--open] [PYTEST ARGS...]" in said
     assert "exit codes: 0 GO or GO WITH WARNINGS, 1 NO-GO or COULD NOT CHECK, 2 interrupted, 4 bad input" in said
     assert len(lines(said)) <= 15 and not run.verdict  # nothing ran
+
+
+def test_a_reader_that_goes_away_gets_no_traceback():
+    """`care2-predemo --help | head -1`: the pipe closes before the help is written."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    done = subprocess.run([SCRIPT, "--help"], stdout=writer, stderr=subprocess.PIPE, timeout=60, check=False)
+    os.close(writer)
+    assert done.returncode == 1 and b"Traceback" not in done.stderr, done.stderr.decode()
 
 
 def test_bad_input_is_one_line_and_exit_code_4(run_command, tmp_path):
