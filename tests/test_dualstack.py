@@ -108,12 +108,22 @@ def test_resolve_without_an_answer(monkeypatch):
     assert dualstack.resolve("localhost") == ()
 
 
-def test_reach_names_who_listens(unused_port):
+def test_reach_dials_both_addresses(unused_port):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen(1)
         port = sock.getsockname()[1]
         reached = dualstack.reach(port, timeout=1)
-    assert reached["127.0.0.1"].accepted and reached["127.0.0.1"].pid == os.getpid()
-    assert not reached["::1"].accepted
+    assert reached["127.0.0.1"].accepted and not reached["::1"].accepted
     assert dualstack.reach(unused_port, timeout=1)["127.0.0.1"].reason == "connection refused"
+
+
+def test_reach_names_who_listens_on_each_address_when_both_accept():
+    with socket.socket() as v4, socket.socket(socket.AF_INET6) as v6:
+        v4.bind(("127.0.0.1", 0))
+        port = v4.getsockname()[1]
+        v6.bind(("::1", port))
+        v4.listen(1)
+        v6.listen(1)
+        reached = dualstack.reach(port, timeout=1)
+    assert reached["127.0.0.1"].pid == reached["::1"].pid == os.getpid()

@@ -58,13 +58,14 @@ def resolve(name: str = "localhost") -> tuple[str, ...]:
 
 
 def reach(port: int, timeout: float) -> dict[str, Reach]:
-    """Both loopback addresses of ``port``: dialled, and who listens there."""
-    holders = listening_on(port)
+    """Both loopback addresses of ``port``: dialled, and, when both accept, who listens on each."""
+    dials = {address: dial(address, port, timeout) for address in LOCALHOST_ADDRESSES}
+    # reading the host's sockets is the slow part: only two accepting addresses can be two programs
+    holders = listening_on(port) if all(attempt.accepted for attempt in dials.values()) else []
     found = {}
-    for address in LOCALHOST_ADDRESSES:
-        attempt = dial(address, port, timeout)
+    for address, attempt in dials.items():
         pid = next((listener.pid for listener in holders if address in listener.addresses), None)
-        if pid is None and attempt.accepted:
+        if pid is None:
             pid = next((listener.pid for listener in holders
                         if set(WILDCARD_OF[address]) & set(listener.addresses) or DUAL_WILDCARD in listener.addresses),
                        None)
