@@ -107,7 +107,7 @@ def one_liner(outcome: Outcome) -> str:
     return line if line.startswith(outcome.label) else f"{outcome.label}: {line}"
 
 
-def send(urls: str, title: str, body: str, kind: str) -> str:
+def send(urls: str, title: str, body: str, kind: str, attach: str = "") -> str:
     """Deliver to every URL in ``urls``; the problem in one line, "" when all took it. URLs are secrets: never shown."""
     notifier = apprise.Apprise()
     if not urls.strip():
@@ -115,7 +115,8 @@ def send(urls: str, title: str, body: str, kind: str) -> str:
     if not notifier.add(urls):
         return f"{URLS_VARIABLE} holds an entry that is not an apprise URL (syntax: github.com/caronc/apprise/wiki)"
     notify_type = apprise.NotifyType.SUCCESS if kind == RECOVERY else apprise.NotifyType.FAILURE
-    if not notifier.notify(body=body, title=title, notify_type=notify_type):
+    attachment = {"attach": attach} if attach and Path(attach).is_file() else {}  # where the service takes one
+    if not notifier.notify(body=body, title=title, notify_type=notify_type, **attachment):
         return f"apprise could not deliver to every one of the {len(notifier)} URLs in {URLS_VARIABLE} (log above)"
     return ""
 
@@ -140,15 +141,17 @@ def summary(verdict: Verdict, target: Target, outcome: str) -> str:
     return "\n".join(lines)
 
 
-def handle(verdict: Verdict, target: Target, environ: Mapping[str, str], report: str) -> tuple[str, bool]:
-    """Update the streak and send what is due: (what happened, in one line; whether it went well)."""
+def handle(verdict: Verdict, target: Target, environ: Mapping[str, str], report: str,
+           attach: str = "") -> tuple[str, bool]:
+    """Update the streak and send what is due, with the report file ``attach`` where the service takes
+    attachments: (what happened, in one line; whether it went well)."""
     state_file = StateFile(target.alerts.state_file)
     before = state_file.get(target.name)
     after, kind = next_streak(before, verdict.state, target.alerts)
     if not kind:
         state_file.put(target.name, after)
         return _quiet_reason(verdict, after, target.alerts), True
-    problem = send(environ.get(URLS_VARIABLE, ""), *message(kind, verdict, target, after, report), kind)
+    problem = send(environ.get(URLS_VARIABLE, ""), *message(kind, verdict, target, after, report), kind, attach)
     if problem:  # keep "not yet told", so the next run tries again
         state_file.put(target.name, Streak(after.failures, before.alerted))
         return f"{kind} due but not sent: {problem}", False

@@ -1,6 +1,7 @@
 """care2-predemo: the pre-demo checks from one command, on Windows, macOS and Linux alike.
 
 usage: care2-predemo [--open] [PYTEST ARGS...]
+       care2-predemo watch [--every 5m] [--until HH:MM] [--runs N] [PYTEST ARGS...]   (watch --help)
 
 Run it in the project folder. It runs `pytest -m predemo` with the arguments given (--env NAME,
 --env-file=PATH, -m "predemo and not browser", ...; all of pytest's: pytest --help).
@@ -47,6 +48,10 @@ def run_predemo(args: list[str]) -> int:
     for stream in (sys.stdout, sys.stderr):  # a Windows console or a redirect in cp1252 cannot say every character
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
+    if args[:1] == ["watch"]:
+        from . import watch  # only a watch needs it (and apprise)
+
+        return watch.main(args[1:])
     if "-h" in args or "--help" in args:
         print(__doc__.strip())
         return 0

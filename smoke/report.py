@@ -71,6 +71,7 @@ import pytest
 from PIL import Image
 from pytest_metadata.plugin import metadata_key
 
+from . import history
 from .plugin import HTTP_OBSERVERS_KEY, RUNNER_PROBLEM_KEY, SCREENSHOTS_KEY, TARGET_KEY
 from .probes.http import Answer, NoAnswer
 from .redact import Redactor
@@ -325,6 +326,7 @@ class PresenterReport:
         self.interrupted = False
         self.http = HttpLog()
         self.redactor = Redactor()  # until the target is known: shapes and process variables only
+        self.runs: list[history.Entry] = []  # this target's runs before this one, for the report's strips
 
     @property
     def target(self) -> Target:
@@ -503,9 +505,32 @@ class PresenterReport:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Decide after smoke.plugin's last runner check (tryfirst), before pytest-html renders (trylast)."""
         self.finished = datetime.now().astimezone()
-        verdict = self.config.stash[VERDICT_KEY] = decide(self.outcomes(), self.runner_problem())
+        problem = self.runner_problem()
+        if not problem and TARGET_KEY in self.config.stash:
+            self._recall_runs()
+        verdict = self.config.stash[VERDICT_KEY] = decide(self.outcomes(), problem)
         if verdict.state == COULD_NOT_CHECK and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # nothing was judged: never a silent pass
+
+    def _recall_runs(self) -> None:
+        """This target's earlier runs; a check red in one of the last flap_window seconds warns now."""
+        settings = self.target.history
+        now = history.Entry(self.finished.isoformat(timespec="seconds"), **self._who(), state="")
+        entries = history.read(self.files.folder / history.FILE_NAME)
+        self.runs = [entry for entry in entries if entry.same_target(now)][-(settings.strip - 1):] \
+            if settings.strip > 1 else []
+        recent = history.earlier(entries, now, settings.flap_window)
+        warned = set()
+        for outcome in self.outcomes():
+            if outcome.state == "passed" and outcome.label not in warned:
+                flapped = history.flapped(outcome.label, recent)
+                if flapped:
+                    outcome.warnings.append(flapped)
+                    warned.add(outcome.label)
+
+    def _who(self) -> dict[str, str]:
+        target = self.target
+        return {"environment": target.name, "site_url": target.site_url, "api_url": target.api_url}
 
     def outcomes(self) -> list[Outcome]:
         ran = [record.outcome for record in self.ordered() if record.ran]
@@ -536,6 +561,9 @@ class PresenterReport:
             if path.is_file():
                 self.redactor.file(path)
         files.verdict.write_text(self.redactor.text(self.verdict.to_json(self.about())), encoding="utf-8")
+        settings = self.target.history
+        history.append(files.folder / history.FILE_NAME, history.Entry.of(self.verdict, self.about(), self.finished),
+                       settings.max_age, settings.max_runs, self.redactor.text)
         for path, fixed in files.latest():
             if path.is_file() and path.resolve() != fixed.resolve():
                 shutil.copyfile(path, fixed)
@@ -682,7 +710,52 @@ ROW_CLASS = {"OK": "ok", "WARNING": "warn", "FAILED": "fail", "ERROR": "fail", "
 
 def render_page_top(run: PresenterReport) -> str:
     verdict = run.verdict
-    return "\n".join([f"<style>{STYLE}</style>", _banner(run, verdict), _checklist(run)])
+    return "\n".join([f"<style>{STYLE}</style>", _watching(run), _banner(run, verdict), _checklist(run)])
+
+
+def _watching(run: PresenterReport) -> str:
+    """Under `care2-predemo watch`: when this run ended, and a page that reloads itself for the next one."""
+    try:
+        every = float(os.environ.get(history.WATCH_EVERY, ""))
+    except ValueError:
+        return ""
+    until = os.environ.get(history.WATCH_UNTIL, "")
+    finished = run.finished or datetime.now().astimezone()
+    countdown = (f' Demo at <b>{html.escape(until[11:16])}</b>: <b class="c2-countdown" data-until="'
+                 f'{html.escape(until)}"></b>.' if until else "")
+    return (f'<p class="c2-watch">Watching: this run ended at {finished:%H:%M:%S}; the page reloads itself '
+            f"when the next is due (every {every:g} s).{countdown}</p>"
+            f"<script>{WATCH_SCRIPT.replace('EVERY_MS', str(int(every * 1000)))}</script>")
+
+
+WATCH_SCRIPT = """
+setTimeout(() => location.reload(), EVERY_MS + 5000);
+const c2Countdown = document.querySelector(".c2-countdown");
+if (c2Countdown) {
+  const due = new Date(c2Countdown.dataset.until);
+  const tick = () => {
+    const left = Math.max(0, Math.round((due - new Date()) / 1000));
+    c2Countdown.textContent = left ? `in ${Math.floor(left / 60)} min ${left % 60} s` : "now";
+  };
+  tick();
+  setInterval(tick, 1000);
+}
+"""
+
+
+def _strip(runs: list[history.Entry], outcome: Outcome) -> str:
+    """The check in the runs before this one and in this one: one coloured cell each, oldest first."""
+    cells = []
+    for entry in runs:
+        state, line = entry.checks.get(outcome.label, ("not run", ""))
+        word = {"passed": "ok", "failed": "fail"}.get(state, "none")
+        title = f"{entry.clock} {entry.state}: {outcome.label} {state}" + (f": {line}" if line else "")
+        cells.append(f'<span class="c2-cell c2-cell-{word}" title="{html.escape(title)}"></span>')
+    now = "fail" if outcome.red else "ok" if outcome.state == "passed" else "none"
+    cells.append(f'<span class="c2-cell c2-cell-{now} c2-cell-now" title="this run: {html.escape(outcome.state)}">'
+                 "</span>")
+    return (f'<div class="c2-strip" aria-label="the last {len(cells)} runs">'
+            f'<span class="c2-strip-label">last {len(cells)} runs</span>{"".join(cells)}</div>')
 
 
 def _say(verdict: Verdict, missing: list[str]) -> str:
@@ -751,6 +824,8 @@ def _row(run: PresenterReport, record: CheckRecord) -> str:
         parts.append('<p class="c2-result">Not checked: the run stopped before this check finished.</p>')
     else:
         parts.append(f'<p class="c2-result">{e(outcome.result or "passed")}</p>')
+    if run.runs:
+        parts.append(_strip(run.runs, outcome))
     notes = [f"Warning: {line}" for line in outcome.warnings] + [f"Retried: {line}" for line in outcome.retried]
     if notes:
         parts.append('<ul class="c2-notes">' + "".join(f"<li>{e(note)}</li>" for note in notes) + "</ul>")
@@ -903,6 +978,13 @@ body > p a { color: #656d76; }
 .c2-fix { background: #fff; border: 1px solid #f0b4b4; border-radius: 6px; padding: 6px 10px; }
 .c2-detail { margin: 6px 0 0; font-size: 12px; white-space: pre-wrap; overflow-wrap: anywhere; color: #57606a; }
 .c2-notes { margin: 6px 0 0; padding-left: 20px; color: #7d4e00; }
+.c2-strip { display: flex; align-items: center; gap: 3px; margin: 6px 0 0; font-size: 12px; color: #57606a; }
+.c2-strip-label { margin-right: 6px; }
+.c2-cell { display: inline-block; width: 14px; height: 14px; border-radius: 3px; background: #d0d7de; }
+.c2-cell-ok { background: #1a7f37; }
+.c2-cell-fail { background: #cf222e; }
+.c2-cell-now { outline: 2px solid #1f2328; outline-offset: 1px; }
+.c2-watch { order: -3; margin: 0 0 10px; padding: 6px 12px; border-radius: 6px; background: #ddf4ff; }
 .c2-shots { display: flex; flex-wrap: wrap; gap: 10px; margin: 10px 0 0; }
 .c2-shot { margin: 0; width: 220px; cursor: zoom-in; }
 .c2-shot img { width: 100%; border: 1px solid #d0d7de; border-radius: 4px; display: block; }

@@ -122,6 +122,13 @@ class Alerts(_Section):
     state_file: str
 
 
+class History(_Section):
+    flap_window: Seconds
+    max_age: Seconds
+    max_runs: Annotated[int, Field(ge=2)]
+    strip: Annotated[int, Field(ge=1)]
+
+
 class AppConfig(_Section):
     """The app's own files that name its ports; "" = not compared."""
 
@@ -149,6 +156,7 @@ class Target(_Section):
     tls: TLS
     runner: Runner
     alerts: Alerts
+    history: History
 
     @field_validator("site_url", "api_url")
     @classmethod

@@ -1,0 +1,83 @@
+"""Run history: every run appends a line; a check red in the last hour warns now; the report's strip."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from smoke import history, watch
+from smoke.history import Entry
+from smoke.verdict import Outcome, Verdict
+
+T0 = datetime(2026, 12, 3, 13, 5, tzinfo=UTC)
+ABOUT = {"environment": "local", "site_url": "http://localhost:3000", "api_url": "http://localhost:3001"}
+
+
+def entry(minutes: float, state: str = "GO", red: tuple[str, ...] = (), about=ABOUT) -> Entry:
+    outcomes = [Outcome(f"n{n}", n, "failed" if n in red else "passed", message=f"{n}: broke", name=n)
+                for n in ("API health", "Database")]
+    return Entry.of(Verdict(state, "", outcomes), about, T0 + timedelta(minutes=minutes))
+
+
+def test_a_run_is_one_line_with_each_checks_state():
+    line = entry(0, "NO-GO", red=("Database",))
+    assert line.checks == {"API health": ("passed", ""), "Database": ("failed", "Database: broke")}
+    assert line.red("Database") and not line.red("API health")
+
+
+def test_ports_two_checks_one_line_red_when_either_is():
+    outcomes = [Outcome("a", "a", "passed", name="Ports"), Outcome("b", "b", "failed", message="dual", name="Ports")]
+    assert Entry.of(Verdict("NO-GO", "", outcomes), ABOUT, T0).checks == {"Ports": ("failed", "dual")}
+
+
+def test_history_is_bounded_in_age_and_length(tmp_path):
+    path = tmp_path / history.FILE_NAME
+    for minute in range(10):
+        history.append(path, entry(minute), max_age=3600, max_runs=4)
+    assert [e.when.minute for e in history.read(path)] == [11, 12, 13, 14]
+    history.append(path, entry(200), max_age=3600, max_runs=4)  # the others are over an hour older
+    assert [e.when for e in history.read(path)] == [T0 + timedelta(minutes=200)]
+
+
+def test_a_cut_off_line_is_skipped_and_secrets_are_scrubbed(tmp_path):
+    path = tmp_path / history.FILE_NAME
+    path.write_text('{"time": "2026-12-03T13:00:00+00:00", "environm\n', encoding="utf-8")
+    history.append(path, entry(1, "NO-GO", red=("Database",)), 3600, 10, scrub=lambda t: t.replace("broke", "***"))
+    (only,) = history.read(path)
+    assert only.checks["Database"] == ("failed", "Database: ***")
+
+
+def test_flapped_names_the_times_a_check_was_red_in_the_window_for_this_target():
+    runs = [entry(-70, "NO-GO", ("Database",)), entry(-30, "NO-GO", ("Database",)), entry(-15, "NO-GO", ("Database",)),
+            entry(-10, "NO-GO", ("API health",), about={**ABOUT, "site_url": "http://localhost:4000"})]
+    now = entry(0)
+    recent = history.earlier(runs, now, window=3600)
+    assert len(recent) == 2  # over an hour ago, and another target's run, do not count
+    clock = [e.clock for e in recent]
+    assert history.flapped("Database", recent) == f"flapped: red at {clock[0]} and {clock[1]} (green now; watch it)"
+    assert history.flapped("API health", recent) == ""
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("5m", 300), ("1h", 3600), ("90", 90), ("1.5m", 90)])
+def test_watch_durations(text, seconds):
+    assert watch.duration(text, "--every") == seconds
+
+
+def test_watch_bad_input_is_one_line():
+    now = datetime(2026, 12, 3, 13, 0).astimezone()
+    with pytest.raises(watch.BadInput, match="say how long as 30s, 5m or 1h"):
+        watch.Plan.parse(["--every", "soon"], now)
+    with pytest.raises(watch.BadInput, match="HH:MM"):
+        watch.Plan.parse(["--until=25:99"], now)
+    with pytest.raises(watch.BadInput, match="whole number"):
+        watch.Plan.parse(["--runs", "0"], now)
+    plan = watch.Plan.parse(["--until", "12:30", "--runs=3", "-m", "predemo and not browser"], now)
+    assert plan.until == now.replace(hour=12, minute=30) + timedelta(days=1)  # passed today: tomorrow's
+    assert plan.runs == 3 and plan.pytest_args == ("-m", "predemo and not browser")
+
+
+def test_entries_round_trip_as_json(tmp_path):
+    path = tmp_path / history.FILE_NAME
+    history.append(path, entry(0, "NO-GO", ("API health",)), 3600, 10)
+    assert json.loads(path.read_text(encoding="utf-8"))["checks"]["API health"] == ["failed", "API health: broke"]
+    assert history.read(path) == [entry(0, "NO-GO", ("API health",))]
