@@ -1,5 +1,7 @@
 """The runs before this one: one line per run in ``reports/history.jsonl``, bounded in age and length.
 
+    python -m smoke.history reports/history.jsonl reports/history.html   # the runs as a page (CI publishes it)
+
 A GO thirty minutes before a demo says nothing about minute twenty-nine: a check that was red in a
 recent run of the same target is a warning now ("flapped: red at 13:05 and 13:20"), even when green.
 
@@ -11,7 +13,10 @@ recent run of the same target is a warning now ("flapped: red at 13:05 and 13:20
 
 from __future__ import annotations
 
+import argparse
+import html
 import json
+import sys
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -109,3 +114,60 @@ def flapped(check: str, before: list[Entry]) -> str:
 def _line(outcome: Outcome) -> str:
     text = outcome.message.strip()
     return text.splitlines()[0][:200] if text else outcome.state
+
+
+def cell(entry: Entry, check: str) -> tuple[str, str]:
+    """(colour word, hover text) of ``check`` in the run ``entry``: ok, fail, or none when it did not run."""
+    state, line = entry.checks.get(check, ("not run", ""))
+    word = {"passed": "ok", "failed": "fail"}.get(state, "none")
+    return word, f"{entry.clock} {entry.state}: {check} {state}" + (f": {line}" if line else "")
+
+
+def span(word: str, title: str, extra: str = "") -> str:
+    return f'<span class="c2-cell c2-cell-{word}{extra}" title="{html.escape(title)}"></span>'
+
+
+CELL_STYLE = """
+.c2-cell { display: inline-block; width: 14px; height: 14px; border-radius: 3px; background: #d0d7de; }
+.c2-cell-ok { background: #1a7f37; }
+.c2-cell-fail { background: #cf222e; }
+.c2-cell-warn { background: #bf8700; }
+.c2-cell-now { outline: 2px solid #1f2328; outline-offset: 1px; }
+"""
+
+
+VERDICT_COLOURS = {"GO": "ok", "GO WITH WARNINGS": "warn", "NO-GO": "fail"}
+
+
+def page(entries: list[Entry]) -> str:
+    """The runs of each target as one self-contained page: per check, a row of cells, oldest first."""
+    parts = []
+    for target in dict.fromkeys((e.environment, e.site_url, e.api_url) for e in entries):
+        runs = [e for e in entries if (e.environment, e.site_url, e.api_url) == target]
+        checks = list(dict.fromkeys(name for e in runs for name in e.checks))
+        rows = "".join(f"<tr><th>{html.escape(name)}</th><td>{''.join(span(*cell(e, name)) for e in runs)}</td></tr>"
+                       for name in checks)
+        verdicts = "".join(span(VERDICT_COLOURS.get(e.state, "none"), f"{e.time} {e.state}")
+                           for e in runs)
+        parts.append(f"<h2>{html.escape(target[0])}: {html.escape(target[1])}</h2>"
+                     f"<p>{len(runs)} runs, {html.escape(runs[0].time)} to {html.escape(runs[-1].time)}</p>"
+                     f"<table><tr><th>verdict</th><td>{verdicts}</td></tr>{rows}</table>")
+    body = "".join(parts) or "<p>No run yet.</p>"
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Care2 pre-demo runs</title>'
+            f"<style>body {{ font: 15px system-ui, sans-serif; margin: 20px; }} th {{ text-align: left; "
+            f"padding-right: 12px; font-weight: 600; }} td {{ white-space: nowrap; }}{CELL_STYLE}</style></head>"
+            f"<body><h1>Care2 pre-demo runs</h1>{body}</body></html>\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m smoke.history", description="the runs as a page")
+    parser.add_argument("history", type=Path, help="reports/history.jsonl")
+    parser.add_argument("page", type=Path, help="the page to write, e.g. reports/history.html")
+    args = parser.parse_args(argv)
+    args.page.write_text(page(read(args.history)), encoding="utf-8")
+    print(f"{args.page}: {len(read(args.history))} runs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -710,7 +710,8 @@ ROW_CLASS = {"OK": "ok", "WARNING": "warn", "FAILED": "fail", "ERROR": "fail", "
 
 def render_page_top(run: PresenterReport) -> str:
     verdict = run.verdict
-    return "\n".join([f"<style>{STYLE}</style>", _watching(run), _banner(run, verdict), _checklist(run)])
+    return "\n".join([f"<style>{STYLE}{history.CELL_STYLE}</style>", _watching(run), _banner(run, verdict),
+                      _checklist(run)])
 
 
 def _watching(run: PresenterReport) -> str:
@@ -745,15 +746,9 @@ if (c2Countdown) {
 
 def _strip(runs: list[history.Entry], outcome: Outcome) -> str:
     """The check in the runs before this one and in this one: one coloured cell each, oldest first."""
-    cells = []
-    for entry in runs:
-        state, line = entry.checks.get(outcome.label, ("not run", ""))
-        word = {"passed": "ok", "failed": "fail"}.get(state, "none")
-        title = f"{entry.clock} {entry.state}: {outcome.label} {state}" + (f": {line}" if line else "")
-        cells.append(f'<span class="c2-cell c2-cell-{word}" title="{html.escape(title)}"></span>')
+    cells = [history.span(*history.cell(entry, outcome.label)) for entry in runs]
     now = "fail" if outcome.red else "ok" if outcome.state == "passed" else "none"
-    cells.append(f'<span class="c2-cell c2-cell-{now} c2-cell-now" title="this run: {html.escape(outcome.state)}">'
-                 "</span>")
+    cells.append(history.span(now, f"this run: {outcome.state}", " c2-cell-now"))
     return (f'<div class="c2-strip" aria-label="the last {len(cells)} runs">'
             f'<span class="c2-strip-label">last {len(cells)} runs</span>{"".join(cells)}</div>')
 
@@ -980,10 +975,6 @@ body > p a { color: #656d76; }
 .c2-notes { margin: 6px 0 0; padding-left: 20px; color: #7d4e00; }
 .c2-strip { display: flex; align-items: center; gap: 3px; margin: 6px 0 0; font-size: 12px; color: #57606a; }
 .c2-strip-label { margin-right: 6px; }
-.c2-cell { display: inline-block; width: 14px; height: 14px; border-radius: 3px; background: #d0d7de; }
-.c2-cell-ok { background: #1a7f37; }
-.c2-cell-fail { background: #cf222e; }
-.c2-cell-now { outline: 2px solid #1f2328; outline-offset: 1px; }
 .c2-watch { order: -3; margin: 0 0 10px; padding: 6px 12px; border-radius: 6px; background: #ddf4ff; }
 .c2-shots { display: flex; flex-wrap: wrap; gap: 10px; margin: 10px 0 0; }
 .c2-shot { margin: 0; width: 220px; cursor: zoom-in; }

@@ -81,3 +81,13 @@ def test_entries_round_trip_as_json(tmp_path):
     history.append(path, entry(0, "NO-GO", ("API health",)), 3600, 10)
     assert json.loads(path.read_text(encoding="utf-8"))["checks"]["API health"] == ["failed", "API health: broke"]
     assert history.read(path) == [entry(0, "NO-GO", ("API health",))]
+
+
+def test_the_history_page_shows_each_targets_runs(tmp_path):
+    path, out = tmp_path / history.FILE_NAME, tmp_path / "history.html"
+    for minute, red in ((0, ()), (5, ("Database",)), (10, ())):
+        history.append(path, entry(minute, "NO-GO" if red else "GO", red), 3600, 10)
+    assert history.main([str(path), str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert "3 runs" in page and page.count("c2-cell c2-cell-fail") == 1 + 1  # the check's cell and the verdict's
+    assert "Database failed: Database: broke" in page and "<script" not in page
