@@ -85,8 +85,16 @@ def test_report_and_junit_are_uploaded_and_alert_state_is_kept():
     assert uses["actions/upload-artifact"]["with"]["path"] == "reports/"
     assert uses["actions/upload-artifact"]["if"] == "${{ !cancelled() }}"
     restore, save = uses["actions/cache/restore"]["with"], uses["actions/cache/save"]["with"]
-    assert restore["path"] == save["path"] == "reports/alert-state.json"
+    assert restore["path"] == save["path"] == "reports/alert-state.json\nreports/history.jsonl\n"
     assert restore["restore-keys"] and save["key"] == restore["key"]
+
+
+def test_pages_are_published_only_when_the_repository_asks():
+    job = workflow()["jobs"]["pages"]
+    assert job["needs"] == "predemo" and "vars.SMOKE_PUBLISH_PAGES == 'true'" in job["if"]
+    assert job["permissions"] == {"pages": "write", "id-token": "write"}
+    published = [line.split()[-1] for step in job["steps"] for line in step.get("run", "").splitlines() if "cp " in line]
+    assert published == ["site/index.html", "site/history.html"]
 
 
 def test_the_alert_state_file_is_the_one_the_workflow_caches():
