@@ -118,7 +118,11 @@ def main(args: list[str], target_of=load_target) -> int:
     # the runs write where the watch reads: told explicitly, whatever folder pytest takes for the project's
     reports = Path(option(list(plan.pytest_args), "--reports-dir", "SMOKE_REPORTS_DIR") or "reports").resolve()
     user_marks = option(list(plan.pytest_args), "-m") is not None
-    return Watch(plan, target, reports, one_word(list(plan.pytest_args)), user_marks).run()
+    try:
+        return Watch(plan, target, reports, one_word(list(plan.pytest_args)), user_marks).run()
+    except KeyboardInterrupt:  # between runs (a run itself is stopped in Watch.run)
+        print(f"{_now()} interrupted: the watch ends", flush=True)
+        return 2
 
 
 class Watch:
@@ -151,18 +155,18 @@ class Watch:
                     print(f"{_now()} the demo starts now: the watch ends", flush=True)
                     return code
                 next_start = min(next_start, time.monotonic() + left)
-            try:
-                time.sleep(max(0.0, next_start - time.monotonic()))
-            except KeyboardInterrupt:
-                return 2
+            time.sleep(max(0.0, next_start - time.monotonic()))
 
     def one_run(self, walks: bool) -> int:
         marks = [] if self.user_marks else ["-m", "predemo" if walks else "predemo and not browser"]
         environ = {**os.environ, WATCH_EVERY: str(self.plan.every), "SMOKE_REPORTS_DIR": str(self.reports)}
         if self.plan.until is not None:
             environ[WATCH_UNTIL] = self.plan.until.isoformat(timespec="seconds")
+        # POSIX: the run in a group of its own, so that a Ctrl-C reaches it once, from the watch (twice, and
+        # it would stop writing its report); a Windows console sends Ctrl-C to both, as it should.
         child = subprocess.Popen([sys.executable, "-m", "pytest", *marks, *self.pytest_args], env=environ,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                                 start_new_session=os.name != "nt")
         try:
             return child.wait()
         except KeyboardInterrupt:
@@ -186,9 +190,9 @@ class Watch:
 
 
 def _stop(child: subprocess.Popen) -> None:
-    """The run was interrupted too (Ctrl-C reaches the whole console): give it time to write its report."""
+    """Interrupt the run as Ctrl-C would, and give it time to write its report."""
     if os.name != "nt" and child.poll() is None:
-        child.send_signal(signal.SIGINT)  # a signal sent to the watch alone: pass it on
+        child.send_signal(signal.SIGINT)
     try:
         child.wait(timeout=STOP_GRACE)
     except subprocess.TimeoutExpired:

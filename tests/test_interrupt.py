@@ -71,3 +71,44 @@ def test_an_interrupted_walk_leaves_no_process_behind(interrupt):
                     process.kill()
             except psutil.NoSuchProcess:
                 pass
+
+
+@pytest.mark.skipif(os.name == "nt", reason="the stage does not run on Windows yet")
+def test_ctrl_c_during_a_watch_ends_the_run_and_the_watch_and_leaves_nothing(tmp_path):
+    from fixtures.stage import Stage
+
+    with Stage(workdir=tmp_path / "stage", pm2=False) as stage:
+        command = [sys.executable, "-m", "smoke.cli", "watch", "--every", "1s", "--runs", "50",
+                   f"--env-file={stage.env_file}", f"--reports-dir={tmp_path / 'reports'}", "-p", "no:cacheprovider"]
+        watching = psutil.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)  # its own group, as a terminal gives the command
+        seen: dict[int, tuple[float, str]] = {}
+        deadline = time.monotonic() + 60
+        try:
+            while time.monotonic() < deadline:  # the first run walks: wait for its Chromium
+                seen |= descendants(watching)
+                if any("chrom" in name.lower() for _, name in seen.values()):
+                    break
+                time.sleep(0.1)
+            else:
+                pytest.fail("Chromium never started")
+            time.sleep(1)
+            seen |= descendants(watching)
+            os.killpg(watching.pid, signal.SIGINT)  # Ctrl-C: the watch and its run
+            said, _ = watching.communicate(timeout=90)
+            gone_by = time.monotonic() + 15
+            while still_running(seen) and time.monotonic() < gone_by:
+                time.sleep(0.2)
+            assert not still_running(seen), f"left behind: {still_running(seen)}"
+            assert watching.returncode == 2 and "run 1: interrupted; the watch ends" in said, said
+            assert (tmp_path / "reports" / "verdict.json").is_file()  # the interrupted run still wrote its report
+        finally:
+            for pid, (created, _) in seen.items():
+                try:
+                    process = psutil.Process(pid)
+                    if process.create_time() == created:
+                        process.kill()
+                except psutil.NoSuchProcess:
+                    pass
+            if watching.poll() is None:
+                watching.kill()

@@ -93,7 +93,8 @@ def test_pages_are_published_only_when_the_repository_asks():
     job = workflow()["jobs"]["pages"]
     assert job["needs"] == "predemo" and "vars.SMOKE_PUBLISH_PAGES == 'true'" in job["if"]
     assert job["permissions"] == {"pages": "write", "id-token": "write"}
-    published = [line.split()[-1] for step in job["steps"] for line in step.get("run", "").splitlines() if "cp " in line]
+    lines = [line for step in job["steps"] for line in step.get("run", "").splitlines()]
+    published = [line.split()[-1] for line in lines if line.startswith("cp ")]
     assert published == ["site/index.html", "site/history.html"]
 
 
