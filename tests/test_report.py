@@ -188,7 +188,7 @@ def test_nothing_listening_is_no_go_with_the_cause_and_the_fix_of_each_red_line(
     stem = run.page.stem
     assert re.fullmatch(r"predemo-local-\d{8}-\d{6}", stem)
     assert written == sorted([f"{stem}.html", f"{stem}.xml", f"{stem}.json", "latest.html", "latest.xml",
-                              "verdict.json"])
+                              "verdict.json", "history.jsonl"])
     assert (run.reports / "latest.html").read_bytes() == run.page.read_bytes()
     assert int(run.junit().find("testsuite").get("failures")) >= 5
     last = run.output.strip().splitlines()[-2:]
@@ -330,6 +330,7 @@ def test_no_secret_reaches_the_report_junit_terminal_or_trace(tmp_path, backend,
                 artifacts |= {f"{path.name}:{name}": trace.read(name).decode("latin-1") for name in trace.namelist()}
         else:
             artifacts[path.name] = path.read_text(encoding="utf-8")
+    assert "history.jsonl" in artifacts  # the run's line in the history, which CI may publish
     assert any("Authorization" in text for name, text in artifacts.items() if name.endswith(".network")), \
         "the trace recorded the header (so its value was scrubbed, not just never there)"
     for secret in (SECRET, TOKEN):
