@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -36,41 +37,55 @@ def still_running(seen: dict[int, tuple[float, str]]) -> list[str]:
     return alive
 
 
-@pytest.mark.parametrize("interrupt", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill"])
-def test_an_interrupted_walk_leaves_no_process_behind(interrupt):
-    command = [sys.executable, "-m", "fixtures.stage", "run", "--", sys.executable, "-m", "pytest", "-m", "browser",
-               "--env-file={env_file}", "-p", "no:cacheprovider", "-q"]
-    runner = psutil.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                          start_new_session=True)
+@contextmanager
+def watched(process: psutil.Process):
+    """What runs below ``process``, seen from the moment its walk's Chromium is up (a second later); at the
+    end, whatever the test says, everything seen is killed: never leave our own mess behind."""
     seen: dict[int, tuple[float, str]] = {}
     deadline = time.monotonic() + 60
     try:
         while time.monotonic() < deadline:  # wait until Chromium is up, in the middle of the walk
-            seen |= descendants(runner)
+            seen |= descendants(process)
             if any("chrom" in name.lower() for _, name in seen.values()):
                 break
             time.sleep(0.1)
         else:
             pytest.fail("Chromium never started")
         time.sleep(1)
-        seen |= descendants(runner)
+        seen |= descendants(process)
+        yield seen
+    finally:
+        for pid, (created, _) in seen.items():
+            try:
+                found = psutil.Process(pid)
+                if found.create_time() == created:
+                    found.kill()
+            except psutil.NoSuchProcess:
+                pass
+        if process.poll() is None:
+            process.kill()
+
+
+def assert_all_gone(seen: dict[int, tuple[float, str]], after: str) -> None:
+    gone_by = time.monotonic() + 15
+    while still_running(seen) and time.monotonic() < gone_by:
+        time.sleep(0.2)
+    assert not still_running(seen), f"left behind after {after}: {still_running(seen)}"
+
+
+@pytest.mark.parametrize("interrupt", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill"])
+def test_an_interrupted_walk_leaves_no_process_behind(interrupt):
+    command = [sys.executable, "-m", "fixtures.stage", "run", "--", sys.executable, "-m", "pytest", "-m", "browser",
+               "--env-file={env_file}", "-p", "no:cacheprovider", "-q"]
+    runner = psutil.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          start_new_session=True)
+    with watched(runner) as seen:
         if interrupt == signal.SIGINT:
             os.killpg(runner.pid, signal.SIGINT)  # Ctrl-C reaches the terminal's whole foreground group
         else:
             runner.kill()  # the stage's owner dies without a word
         runner.wait(timeout=30)
-        gone_by = time.monotonic() + 15
-        while still_running(seen) and time.monotonic() < gone_by:
-            time.sleep(0.2)
-        assert not still_running(seen), f"left behind after {interrupt.name}: {still_running(seen)}"
-    finally:
-        for pid, (created, _) in seen.items():  # never leave our own mess behind, whatever the test says
-            try:
-                process = psutil.Process(pid)
-                if process.create_time() == created:
-                    process.kill()
-            except psutil.NoSuchProcess:
-                pass
+        assert_all_gone(seen, interrupt.name)
 
 
 @pytest.mark.skipif(os.name == "nt", reason="the stage does not run on Windows yet")
@@ -82,33 +97,9 @@ def test_ctrl_c_during_a_watch_ends_the_run_and_the_watch_and_leaves_nothing(tmp
                    f"--env-file={stage.env_file}", f"--reports-dir={tmp_path / 'reports'}", "-p", "no:cacheprovider"]
         watching = psutil.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 start_new_session=True)  # its own group, as a terminal gives the command
-        seen: dict[int, tuple[float, str]] = {}
-        deadline = time.monotonic() + 60
-        try:
-            while time.monotonic() < deadline:  # the first run walks: wait for its Chromium
-                seen |= descendants(watching)
-                if any("chrom" in name.lower() for _, name in seen.values()):
-                    break
-                time.sleep(0.1)
-            else:
-                pytest.fail("Chromium never started")
-            time.sleep(1)
-            seen |= descendants(watching)
+        with watched(watching) as seen:  # the first run walks
             os.killpg(watching.pid, signal.SIGINT)  # Ctrl-C: the watch and its run
             said, _ = watching.communicate(timeout=90)
-            gone_by = time.monotonic() + 15
-            while still_running(seen) and time.monotonic() < gone_by:
-                time.sleep(0.2)
-            assert not still_running(seen), f"left behind: {still_running(seen)}"
+            assert_all_gone(seen, "Ctrl-C")
             assert watching.returncode == 2 and "run 1: interrupted; the watch ends" in said, said
             assert (tmp_path / "reports" / "verdict.json").is_file()  # the interrupted run still wrote its report
-        finally:
-            for pid, (created, _) in seen.items():
-                try:
-                    process = psutil.Process(pid)
-                    if process.create_time() == created:
-                        process.kill()
-                except psutil.NoSuchProcess:
-                    pass
-            if watching.poll() is None:
-                watching.kill()
