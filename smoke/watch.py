@@ -37,6 +37,8 @@ from .verdict import from_json
 
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h)?$")
 UNITS = {"s": 1, "m": 60, "h": 3600, None: 1}
+BAD_INPUT = 4  # the README's exit code for bad input
+REFUSED = (4, 5)  # pytest's usage error, and a selection of no test
 STOP_GRACE = 60.0  # seconds an interrupted run gets to write its report before it is ended
 
 
@@ -138,14 +140,25 @@ class Watch:
             number += 1
             started = time.monotonic()
             walks = last_walk is None or started - last_walk >= self.plan.walk_every
+            verdict_file = self.reports / "verdict.json"
+            before = verdict_file.stat().st_mtime_ns if verdict_file.is_file() else None
             try:
                 code = self.one_run(walks)
             except KeyboardInterrupt:
                 print(f"{_now()} run {number}: interrupted; the watch ends", flush=True)
                 return 2
+            if code in REFUSED:  # the same arguments will not work the next time either
+                print(f"{_now()} run {number}: pytest refused the arguments or they select no check (exit code "
+                      f"{code}); run `care2-predemo {' '.join(self.pytest_args)}` once to see why. The watch ends",
+                      flush=True)
+                return BAD_INPUT
             if walks:
                 last_walk = started
-            self.tell(number, walks)
+            if verdict_file.is_file() and verdict_file.stat().st_mtime_ns != before:
+                self.tell(number, walks)
+            else:
+                print(f"{_now()} run {number}: no verdict written (the run broke before its end, exit code {code})",
+                      flush=True)
             if self.plan.runs is not None and number >= self.plan.runs:
                 return code
             next_start = started + self.plan.every
@@ -175,7 +188,7 @@ class Watch:
 
     def tell(self, number: int, walked: bool) -> None:
         """One line for the run; an alert when the verdict changed."""
-        try:
+        try:  # written by this run (Watch.run checks)
             text = (self.reports / "verdict.json").read_text(encoding="utf-8")
             verdict = from_json(text)
             report = str(json.loads(text).get("about", {}).get("report", ""))

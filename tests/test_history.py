@@ -1,6 +1,8 @@
 """Run history: every run appends a line; a check red in the last hour warns now; the report's strip."""
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -8,6 +10,7 @@ import pytest
 from smoke import history, watch
 from smoke.history import Entry
 from smoke.verdict import Outcome, Verdict
+from tests.conftest import ROOT
 
 T0 = datetime(2026, 12, 3, 13, 5, tzinfo=UTC)
 ABOUT = {"environment": "local", "site_url": "http://localhost:3000", "api_url": "http://localhost:3001"}
@@ -91,3 +94,13 @@ def test_the_history_page_shows_each_targets_runs(tmp_path):
     page = out.read_text(encoding="utf-8")
     assert "3 runs" in page and page.count("c2-cell c2-cell-fail") == 1 + 1  # the check's cell and the verdict's
     assert "Database failed: Database: broke" in page and "<script" not in page
+
+
+def test_a_watch_with_arguments_pytest_refuses_ends_at_once(tmp_path):
+    """Exit 4 and one line, not a loop of runs that break the same way (nor an older run's verdict)."""
+    (tmp_path / "verdict.json").write_text("{}", encoding="utf-8")  # an earlier run's: not this one's
+    done = subprocess.run([sys.executable, "-m", "smoke.cli", "watch", "--every", "0s", "--runs", "3",
+                           f"--reports-dir={tmp_path}", "-m", "no_such_marker"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert done.stdout.count("\n") == 1 and "select no check (exit code 5)" in done.stdout, done.stdout
