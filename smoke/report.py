@@ -76,6 +76,7 @@ from .plugin import HTTP_OBSERVERS_KEY, RUNNER_PROBLEM_KEY, SCREENSHOTS_KEY, TAR
 from .probes.http import Answer, NoAnswer
 from .redact import Redactor
 from .target import Target
+from .text import clip, duration
 from .verdict import COULD_NOT_CHECK, GO, GO_WITH_WARNINGS, NO_GO, Outcome, Verdict, decide, names
 
 # The checklist, in the presenter's order and words. A check says its line in its docstring: "(3) ...".
@@ -683,7 +684,7 @@ def _terminal_row(outcome: Outcome, width: int) -> str:
     else:
         said = _first_lines(outcome.message, 1) or "the run stopped before this check finished"
     row = f"{outcome.step or '':>3}  {outcome.label[:24]:<24} {_state_word(outcome):<8} {said}"
-    return row if len(row) <= width else row[: width - 1] + "…"
+    return clip(row, width)
 
 
 def _shown_path(path: Path, config: pytest.Config) -> str:
@@ -691,10 +692,6 @@ def _shown_path(path: Path, config: pytest.Config) -> str:
         return str(path.relative_to(config.invocation_params.dir))
     except ValueError:
         return str(path)
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
 
 def _ms(value: float | None) -> str:
@@ -784,7 +781,7 @@ def _banner(run: PresenterReport, verdict: Verdict) -> str:
         ("Environment", f"{target.name} ({target.kind})"),
         ("Site", target.site_url),
         ("API", target.api_url),
-        ("Checked", f"{started:%a %d %b %Y, %H:%M:%S} {started:%Z}, took {_duration(run.seconds)}"),
+        ("Checked", f"{started:%a %d %b %Y, %H:%M:%S} {started:%Z}, took {duration(run.seconds)}"),
         ("From", socket.gethostname()),
     ]
     rows = "".join(f"<dt>{e(name)}</dt><dd>{e(run.redactor.text(value))}</dd>" for name, value in facts)
@@ -810,7 +807,7 @@ def _row(run: PresenterReport, record: CheckRecord) -> str:
     outcome = record.outcome
     word = _state_word(outcome)
     parts = [f'<div class="c2-head"><span class="c2-name">{e(outcome.label)}</span>'
-             f'<span class="c2-badge">{word}</span><span class="c2-time">{_duration(outcome.seconds)}</span></div>']
+             f'<span class="c2-badge">{word}</span><span class="c2-time">{duration(outcome.seconds)}</span></div>']
     if record.description and record.description != outcome.label:
         parts.append(f'<div class="c2-what">{e(record.description)}</div>')
     if outcome.red or outcome.state == "skipped":
@@ -916,7 +913,7 @@ def _requests(exchanges: list[Exchange], redactor: Redactor) -> str:
     asked = [exchange for exchange in exchanges if not exchange.reused]
     total = sum(exchange.total_ms for exchange in asked) / 1000
     return (f'<details class="c2-requests"><summary>{len(exchanges)} HTTP request'
-            f'{"s" if len(exchanges) != 1 else ""} ({_duration(total)} on the network)</summary>'
+            f'{"s" if len(exchanges) != 1 else ""} ({duration(total)} on the network)</summary>'
             "<table><tr><th>Request</th><th>Answer</th><th>Total</th><th>Connect</th><th>TLS</th>"
             f'<th>First byte</th><th>Tries</th></tr>{"".join(rows)}</table></details>')
 

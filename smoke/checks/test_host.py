@@ -11,6 +11,7 @@ import os
 import time
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -19,6 +20,7 @@ from smoke.probes.appconfig import disagreements, ecosystem_file
 from smoke.probes.findings import Finding
 from smoke.probes.pm2 import App, Jlist, PM2Error, read_jlist
 from smoke.probes.processes import family
+from smoke.text import duration, size
 
 pytestmark = [pytest.mark.predemo, pytest.mark.host]
 
@@ -36,27 +38,12 @@ def report(check, title: str, problems: list[Problem]) -> None:
     check.weigh(title, [Finding("fail", problem.what, problem.fix) for problem in problems])
 
 
-def duration(seconds: float) -> str:
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    whole = int(seconds)
-    if whole < 60:
-        return f"{whole} s"
-    minutes, secs = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
-
-
 def clock(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
 
 
-def size(count: int | None) -> str:
-    if count is None:
-        return "no memory figure"
-    return f"{count} b" if count < 1024 * 1024 else f"{count / (1024 * 1024):.1f} MB"
+def memory(count: int | None) -> str:
+    return "no memory figure" if count is None else size(count)
 
 
 def kill(pid: int | None) -> str:
@@ -282,6 +269,10 @@ def test_port_drift(target, check, http, pm2_list):
     apps = pm2_apps(pm2_list)
     problems, results = [], []
     configured = {port for role in ("frontend", "backend", "proxy") if (port := target.service_port(role))}
+    # the site's and API's own URLs, where they are on this host, are doors we were told to use (a local
+    # proxy in front of the frontend answers as the frontend), never a stray second instance
+    configured |= {parts.port for url in (target.site_url, target.api_url)
+                   if (parts := urlsplit(url)).port and ports.is_loopback(parts.hostname or "")}
     for role in ("frontend", "backend", "proxy"):
         port = target.service_port(role)
         if not port:
@@ -503,7 +494,7 @@ def pm2_problems(target, check, listing: Jlist, now: float,
         found = app_problems(target, check, role, app, now, later.app(name) if later else None)
         problems += found
         if not found:
-            seen.append(f"{name} online, pid {app.pid}, {size(app.memory)}, up {duration(app.uptime(now) or 0)}")
+            seen.append(f"{name} online, pid {app.pid}, {memory(app.memory)}, up {duration(app.uptime(now) or 0)}")
     return problems, seen
 
 
@@ -543,9 +534,9 @@ def app_problems(target, check, role: str, app: App, now: float, later: App | No
     why = ""
     if app.process() is None:
         missing = f"no live process has pid {app.pid}" if app.pid > 0 else "it has no pid (0)"
-        why = f"{missing} (PM2 shows {size(app.memory)} of memory)"
+        why = f"{missing} (PM2 shows {memory(app.memory)} of memory)"
     elif app.memory is None or app.memory < settings.memory_floor:
-        why = (f"it shows {size(app.memory)} of memory, under the {settings.memory_floor} b floor: PM2 cannot see "
+        why = (f"it shows {memory(app.memory)} of memory, under the {settings.memory_floor} b floor: PM2 cannot see "
                "the process")
     if why:
         return [Problem(

@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ..text import one_line
+
 FORBIDDEN_PATHS = ("/api/test", "/admin")  # one /api/test route shuts the real backend down
 TEST_HEADER = {"x-c2c-test": "1"}  # marks the traffic as ours; exempt from the app's rate limit
 USER_AGENT = "care2-predemo-smoke"
@@ -77,8 +79,7 @@ class Answer:
             return None
 
     def excerpt(self, limit: int = 160) -> str:
-        text = " ".join(self.text.split())
-        return text if len(text) <= limit else text[: limit - 1] + "…"
+        return one_line(self.text, limit)
 
     def describe(self) -> str:
         return f"{self.method} {self.url} -> {self.status} in {self.timings.describe()}"

@@ -21,6 +21,8 @@ from typing import Any
 
 import psutil
 
+from ..text import one_line
+
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 DAEMON_STARTED = "Spawning PM2 daemon"
 # npm.cmd, next.cmd...: on Windows `script: "npm"` resolves to a batch file that PM2, finding no interpreter
@@ -168,13 +170,13 @@ def parse_jlist(output: str, source: str = "pm2 jlist") -> Jlist:
     found = _json_list(text)
     if found is None:
         raise PM2Error(
-            f"`{source}` printed no JSON list of apps: {_excerpt(text) or 'nothing'}",
+            f"`{source}` printed no JSON list of apps: {one_line(text) or 'nothing'}",
             "run `pm2 jlist` by hand; a PM2 that prints something else is broken or is not PM2 (pm2 update)",
         )
     entries, start = found
     if not all(isinstance(entry, dict) for entry in entries):
         raise PM2Error(
-            f"`{source}` printed a list that is not of apps: {_excerpt(text[start:])}", "run `pm2 jlist` by hand"
+            f"`{source}` printed a list that is not of apps: {one_line(text[start:])}", "run `pm2 jlist` by hand"
         )
     before = text[:start]
     notes = tuple(line.strip() for line in before.splitlines() if line.strip().startswith(("[PM2", ">>>>")))
@@ -215,8 +217,3 @@ def _float(value: Any) -> float | None:
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in ANSI.sub("", text).splitlines() if line.strip()]
     return lines[-1] if lines else ""
-
-
-def _excerpt(text: str, limit: int = 160) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
