@@ -555,8 +555,15 @@ class PresenterReport:
     @pytest.hookimpl(wrapper=True, trylast=True, specname="pytest_sessionfinish")
     def pytest_sessionfinish_write_files(self, session: pytest.Session):
         """After pytest-html and junitxml wrote theirs (trylast wrapper: innermost, before the terminal's
-        summary): scrub them once more, write the verdict, copy the fixed names."""
-        result = yield
+        summary): scrub them once more, write the verdict, copy the fixed names. Also when a hook before
+        raised (a fixture's teardown after Ctrl-C, say): the verdict is decided by then and must be written."""
+        try:
+            return (yield)
+        finally:
+            if VERDICT_KEY in self.config.stash:
+                self._write_files()
+
+    def _write_files(self) -> None:
         files = self.files
         for path in (files.page, files.junit):
             if path.is_file():
@@ -568,7 +575,6 @@ class PresenterReport:
         for path, fixed in files.latest():
             if path.is_file() and path.resolve() != fixed.resolve():
                 shutil.copyfile(path, fixed)
-        return result
 
     @property
     def verdict(self) -> Verdict:

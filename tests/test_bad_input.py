@@ -76,3 +76,13 @@ def test_everything_down_is_no_go_quickly(tmp_path, unused_port, run_predemo):
     run = run_predemo(nowhere(tmp_path, unused_port), "nowhere", "predemo and not browser")
     assert run.red() >= {"site_reachable", "api_health", "database"}
     assert "NO-GO" in run.output and run.seconds < 15
+
+
+def test_a_teardown_that_raises_at_the_end_still_leaves_the_verdict(tmp_path, unused_port, run_predemo, monkeypatch):
+    """A hook of the session's end that raises (as a browser's teardown may after Ctrl-C) costs the page, never
+    the verdict that watch and CI read."""
+    (tmp_path / "breaks_at_the_end.py").write_text(
+        "def pytest_sessionfinish(session):\n    raise RuntimeError('the browser connection is gone')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    run = run_predemo(nowhere(tmp_path, unused_port), "nowhere", "predemo and not browser", "-p", "breaks_at_the_end")
+    assert run.verdict.state == "NO-GO", run.output

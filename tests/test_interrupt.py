@@ -14,6 +14,12 @@ import pytest
 ROOT = Path(__file__).parent.parent
 
 
+def as_from_a_terminal() -> None:
+    """Ctrl-C as a terminal's foreground command has it: a runner started in the background (CI) ignores
+    SIGINT, and its children would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def descendants(process: psutil.Process) -> dict[int, tuple[float, str]]:
     """pid -> (create_time, name) of everything below ``process`` (a reused pid is not mistaken for ours)."""
     found = {}
@@ -78,7 +84,7 @@ def test_an_interrupted_walk_leaves_no_process_behind(interrupt):
     command = [sys.executable, "-m", "fixtures.stage", "run", "--", sys.executable, "-m", "pytest", "-m", "browser",
                "--env-file={env_file}", "-p", "no:cacheprovider", "-q"]
     runner = psutil.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                          start_new_session=True)
+                          start_new_session=True, preexec_fn=as_from_a_terminal)
     with watched(runner) as seen:
         if interrupt == signal.SIGINT:
             os.killpg(runner.pid, signal.SIGINT)  # Ctrl-C reaches the terminal's whole foreground group
@@ -96,7 +102,7 @@ def test_ctrl_c_during_a_watch_ends_the_run_and_the_watch_and_leaves_nothing(tmp
         command = [sys.executable, "-m", "smoke.cli", "watch", "--every", "1s", "--runs", "50",
                    f"--env-file={stage.env_file}", f"--reports-dir={tmp_path / 'reports'}", "-p", "no:cacheprovider"]
         watching = psutil.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True)  # its own group, as a terminal gives the command
+                                start_new_session=True, preexec_fn=as_from_a_terminal)  # a terminal's own group
         with watched(watching) as seen:  # the first run walks
             os.killpg(watching.pid, signal.SIGINT)  # Ctrl-C: the watch and its run
             said, _ = watching.communicate(timeout=90)
