@@ -13,6 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from _pytest.mark.expression import Expression  # what -m uses; pytest is pinned
 
 from .browser import NoBrowser, find_chromium
 from .conditions import Check
@@ -34,6 +35,8 @@ MARKERS = {
     "writes": "creates data on the target (a story ticket); only where the environment allows writes",
 }
 ENVIRONMENT_MARKERS = ("local", "production")
+WALK_MARKS = {"predemo", "browser"}  # smoke/checks/test_walk.py's
+PLAYWRIGHT_PLUGIN = "pytest_playwright.pytest_playwright"
 TARGET_KEY = pytest.StashKey[Target]()
 HTTP_OBSERVERS_KEY = pytest.StashKey[list]()  # callables told of each answer the run's `http` client hands out
 SCREENSHOTS_KEY = pytest.StashKey[list]()
@@ -72,6 +75,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="stop the walk at its first blocker instead of working around it (in its own browser) to find the next",
     )
+
+
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    """pytest-playwright, and with it Playwright (a fifth of the start-up), only for a run that may walk.
+
+    pyproject blocks its entry point (``-p no:playwright``); this loads it while its options can still be
+    added: when the walk is not deselected by ``-m``, or an option we do not know may be one of its own.
+    """
+    manager = early_config.pluginmanager
+    if manager.has_plugin("playwright") or not manager.is_blocked("playwright"):
+        return  # its entry point loaded it, or will
+    _, unknown = parser.parse_known_and_unknown_args(args)
+    if _walk_may_run(early_config.known_args_namespace.markexpr) or any(arg.startswith("-") for arg in unknown):
+        manager.import_plugin(PLAYWRIGHT_PLUGIN)
+        # registered during this very hook, it missed it: its own part of it (--base-url) is called now
+        others = [plugin for plugin in manager.get_plugins() if plugin is not manager.get_plugin(PLAYWRIGHT_PLUGIN)]
+        manager.subset_hook_caller("pytest_load_initial_conftests", others)(
+            early_config=early_config, args=args, parser=parser)
+
+
+def _walk_may_run(markexpr: str) -> bool:
+    if not markexpr:
+        return True
+    try:
+        return Expression.compile(markexpr).evaluate(lambda name, **_: name in WALK_MARKS)
+    except pytest.UsageError:
+        return True  # pytest says what is wrong with the expression, with the plugin or without
 
 
 def pytest_configure(config: pytest.Config) -> None:
