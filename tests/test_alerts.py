@@ -89,7 +89,7 @@ class Runs:
 
 
 def posted(recorder) -> list[dict]:
-    return [json.loads(request.body) for request in recorder.requests if request.method == "POST"]
+    return [json.loads(request.get_data()) for request in recorder.requests if request.method == "POST"]
 
 
 def test_one_alert_after_two_failed_runs_then_one_recovery(recorder, tmp_path):

@@ -25,7 +25,7 @@ HOST_CHECKS = {"tunnel_stable", "port_drift", "dual_stack", "processes"}
 CHECKS = HTTP_CHECKS | HOST_CHECKS
 SITE_VIA_EDGE = {"site_reachable", "tell_your_story_page", "frontend_to_backend", "no_error_pages"}
 RESTART_LOOP = re.compile(r"care2connect-caddy \(pm_id \d+, pid \d+\): restart loop: (\d+) restarts, \1 of them "
-                          r"unstable, (up only [\d.]+ s|'[a-z ]+' now, [\d.]+ s after its last start) "
+                          r"unstable, (up only [\d.]+ m?s|'[a-z ]+' now, [\d.]+ m?s after its last start) "
                           r"\(an app must stay up 1 min\)")
 
 
@@ -36,11 +36,10 @@ class Case:
     red: frozenset[str]
     # check -> what its message must contain: text with {fields} of the running stage (see facts()), or a pattern
     says: dict[str, tuple[str | re.Pattern, ...]]
-    bound: float = 25.0  # seconds for the whole suite run
 
 
-def case(fault, view, red=(), says=None, bound=25.0) -> Case:
-    return Case(fault, view, frozenset(red), says or {}, bound)
+def case(fault, view, red=(), says=None) -> Case:
+    return Case(fault, view, frozenset(red), says or {})
 
 
 CASES = [
@@ -106,7 +105,7 @@ CASES = [
     case("hang", "local", HTTP_CHECKS - {"no_error_pages"} | {"port_drift", "processes"},
          {"api_health": ("timed out after",),
           "port_drift": ("port {be} is held by PID {pid_hang_backend} (", "squatter.py hang {be})",
-                         "accepted but gave no HTTP answer")}, bound=30.0),
+                         "accepted but gave no HTTP answer")}),
     case("pm2-zombie", "local", {"processes"},
          {"processes": ("careconnect-backend-prod (pm_id {pm_id_backend}, pid 4194305): PM2 says online",
                         "no live process has pid 4194305 (PM2 shows 0 b of memory)", "zombie",
@@ -171,4 +170,3 @@ def test_predemo_against_the_stage(case: Case, tmp_path, run_predemo):
                 assert word.search(message), f"{check} should match {word.pattern!r}:\n{message}"
             else:
                 assert word.format(**known) in message, f"{check} should say {word.format(**known)!r}:\n{message}"
-    assert run.seconds < case.bound, f"run took {run.seconds:.1f} s (bound {case.bound} s)"

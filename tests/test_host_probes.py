@@ -13,9 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psutil
@@ -26,6 +24,7 @@ from smoke.probes import appconfig, ports, processes, tunnel
 from smoke.probes.http import Client
 from smoke.probes.pm2 import App, PM2Error, parse_jlist, read_jlist
 from smoke.target import TargetError, load_target
+from tests.conftest import serving
 
 RECORDED = Path(__file__).parent.parent / "fixtures" / "pm2"
 DAY = 1768118400.0  # the recordings' pm_uptime (2026-01-11 08:00 UTC), in seconds
@@ -58,35 +57,6 @@ def listening(host: str = "127.0.0.1", port: int = 0):
         sock.bind((host, port))
         sock.listen(8)
         yield sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def http_server(routes: dict[str, tuple[int, dict[str, str], str]], host: str = "127.0.0.1"):
-    """A loopback HTTP server on ``host`` answering ``routes[path] = (status, headers, body)``; 404 elsewhere."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            status, headers, body = routes.get(self.path, (404, {"content-type": "text/plain"}, "404 page not found"))
-            data = body.encode()
-            self.send_response(status)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    server = type("Server", (ThreadingHTTPServer,), {"address_family": family})((host, 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)  # a quick shutdown()
-    thread.start()
-    try:
-        yield server.server_port
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
@@ -461,7 +431,7 @@ def test_metric_samples():
 def test_metrics_server_read_over_loopback(http):
     ready = (200, {"content-type": "application/json"}, json.dumps({"status": 200, "readyConnections": 2,
                                                                        "connectorId": "c0ffee"}))
-    with http_server({"/ready": ready, "/metrics": (200, {"content-type": "text/plain"}, METRICS)}) as port:
+    with serving({"/ready": ready, "/metrics": (200, {"content-type": "text/plain"}, METRICS)}) as port:
         metrics = tunnel.read_metrics(http, f"http://127.0.0.1:{port}")
     assert (metrics.readiness.ready, metrics.readiness.ready_connections) == (True, 2)
     assert (metrics.ha_connections, metrics.version) == (2, "2024.8.2")
@@ -469,7 +439,7 @@ def test_metrics_server_read_over_loopback(http):
 
 def test_a_down_tunnel_and_a_foreign_server(http, unused_port):
     down = (503, {"content-type": "application/json"}, '{"status":503,"readyConnections":0,"connectorId":"x"}')
-    with http_server({"/ready": down}) as down_port, http_server({}) as foreign_port:
+    with serving({"/ready": down}) as down_port, serving({}) as foreign_port:
         urls = [f"http://127.0.0.1:{unused_port}", f"http://127.0.0.1:{foreign_port}", f"http://127.0.0.1:{down_port}"]
         metrics = tunnel.find_metrics(http, urls)
     assert metrics.base_url == urls[2]
@@ -541,7 +511,7 @@ def test_where_a_listener_is_reached(addresses, host):
 
 def test_identity_by_header_by_pm2_and_by_the_proxys_answer(http):
     backend = (200, {"content-type": "application/json", "x-care2-origin": "backend"}, '{"status":"alive"}')
-    with http_server({"/health/live": backend}) as port:
+    with serving({"/health/live": backend}) as port:
         (listener,) = ports.listening_on(port)
         plain = ports.identify(listener, http, "/health/live")
         me = App("careconnect-backend-prod", 0, os.getpid(), "online", None, 0, 0, 1, 0.0)
@@ -551,7 +521,7 @@ def test_identity_by_header_by_pm2_and_by_the_proxys_answer(http):
     assert managed.pm2_app == "careconnect-backend-prod" and managed.under_pm2
     assert "PM2 app careconnect-backend-prod" in managed.describe()
     invalid = (404, {"content-type": "text/plain"}, "Invalid hostname: 127.0.0.1:8080")
-    with http_server({"/": invalid}) as port:
+    with serving({"/": invalid}) as port:
         proxy = ports.identify(ports.listening_on(port)[0], http, "/")
     assert proxy.invalid_hostname and proxy.origin is None and "without X-Care2-Origin" in proxy.said
 

@@ -16,12 +16,10 @@ import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import xml.etree.ElementTree as ElementTree
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from string import Template
 from types import SimpleNamespace
@@ -35,6 +33,7 @@ from smoke.browser import NoBrowser, find_chromium
 from smoke.redact import MASK, Redactor
 from smoke.report import CHECKLIST, IMAGE_WIDTH, CheckRecord, shrink
 from smoke.verdict import COULD_NOT_CHECK, GO, GO_WITH_WARNINGS, NO_GO, Outcome, decide, from_json
+from tests.conftest import serving
 
 ROOT = Path(__file__).parent.parent
 WEB = "smoke/checks/test_web.py"
@@ -111,24 +110,8 @@ def backend():
     """
     live = json.dumps({"status": "alive", "service": "backend"}).encode()
     routes = {"/health/live": (200, {"content-type": "application/json", "x-care2-origin": "backend"}, live)}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            status, headers, body = routes.get(self.path.split("?")[0], (404, {"content-type": "text/plain"}, b""))
-            self.send_response(status)
-            for name, value in {**headers, "content-length": str(len(body))}.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}", routes=routes)
-    server.shutdown()
-    server.server_close()
+    with serving(routes) as port:
+        yield SimpleNamespace(url=f"http://127.0.0.1:{port}", routes=routes)
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,12 @@
 """The runner self-check inside a run: the skips, and the verdict the run writes (COULD NOT CHECK)."""
 
 import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from smoke.verdict import COULD_NOT_CHECK, NO_GO
 
@@ -18,25 +22,20 @@ def run_checks(run_predemo, tmp_path: Path, reference_url: str, unused_port: int
     return run_predemo(env_file, "prod-stage", "predemo", "smoke/checks/test_tls.py", "-rs")
 
 
-def one_answer_server() -> str:
+@pytest.fixture
+def one_answer_server() -> Iterator[str]:
     """A reference that answers once, then is gone: the runner's network dropping mid-run."""
+    server = HTTPServer(host="127.0.0.1", port=0)
 
-    class Once(BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(204)
-            self.end_headers()
+    def answer_then_go(request: Request) -> Response:
+        threading.Thread(target=server.stop).start()  # it stops once this answer is out
+        return Response(status=204)
 
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Once)
-
-    def answer_once_then_close():
-        server.handle_request()
-        server.server_close()
-
-    threading.Thread(target=answer_once_then_close, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_port}/generate_204"
+    server.expect_oneshot_request("/generate_204").respond_with_handler(answer_then_go)
+    server.start()
+    yield server.url_for("/generate_204")
+    if server.is_running():
+        server.stop()
 
 
 def test_dead_runner_network_skips_every_check_as_could_not_check(run_predemo, tmp_path, unused_port):
@@ -49,8 +48,9 @@ def test_dead_runner_network_skips_every_check_as_could_not_check(run_predemo, t
     assert "could not check: this machine's own network does not work" in run.message("tls_certificates")
 
 
-def test_network_dropping_mid_run_is_found_before_blaming_the_target(run_predemo, tmp_path, unused_port):
-    run = run_checks(run_predemo, tmp_path, one_answer_server(), unused_port)
+def test_network_dropping_mid_run_is_found_before_blaming_the_target(run_predemo, tmp_path, unused_port,
+                                                                      one_answer_server):
+    run = run_checks(run_predemo, tmp_path, one_answer_server, unused_port)
     assert run.red() == {"tls_certificates"}  # the check ran: the network worked when the run started
     assert run.verdict.state == COULD_NOT_CHECK and "own network does not work" in run.verdict.reason
 

@@ -2,10 +2,8 @@
 and the whole production-like run against the stage's edge over HTTPS (Stage(tls_days=N))."""
 
 import ssl
-import threading
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ from fixtures.stage import Stage
 from smoke.probes.http import NoAnswer
 from smoke.probes.tls import read_certificate
 from smoke.verdict import GO, GO_WITH_WARNINGS, NO_GO, Verdict
+from tests.conftest import serving
 
 trustme = pytest.importorskip("trustme", reason="trustme is not installed: pip install -e '.[test]'")
 
@@ -41,21 +40,8 @@ def https_server(certificate):
     """An HTTPS server on 127.0.0.1 presenting ``certificate``; yields its origin."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     certificate.configure_cert(context)
-
-    class Quiet(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    server.handle_error = lambda *args: None  # clients that refuse the certificate hang up mid-handshake
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving({}, ssl_context=context) as port:
+        yield f"https://127.0.0.1:{port}"
 
 
 def test_probe_reads_expiry_and_issuer(ca, ca_file):

@@ -63,7 +63,6 @@ def test_a_page_fault_stops_the_walk_at_its_step(fault, words, tmp_path, run_pre
         assert word.format(**ports) in message, f"{fault}: the walk should say {word.format(**ports)!r}:\n{message}"
     if fault not in ("mic-blocked", "api-base-3003"):  # a server's fault: nothing for the browser to get past
         assert "Behind it" not in message, f"{fault}: no work-around applies:\n{message}"
-    assert run.seconds < 40, f"{fault}: the walk took {run.seconds:.1f} s"
 
 
 BLOCKERS = {  # fault -> what its blocker says, in the order the walk meets them

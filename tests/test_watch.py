@@ -56,7 +56,7 @@ def test_a_watch_through_a_fault_and_back(tmp_path, recorder):
     assert f"flapped: red at {entries[1].clock} (green now; watch it)" in warned["API health"]
     assert verdict["reason"].startswith("passed, but look at: ") and "API health" in verdict["reason"]
     # exactly two alerts, on the changes: down, then recovered; the report goes along
-    bodies = [json.loads(request.body) for request in recorder.requests]
+    bodies = [json.loads(request.get_data()) for request in recorder.requests]
     assert [body["title"] for body in bodies] == ["Care2 local: NO-GO", "Care2 local: recovered, GO WITH WARNINGS"]
     assert "API health" in bodies[0]["message"] and bodies[0]["attachments"], bodies[0].keys()
     # the report shows each check's history as a strip, the run before in red

@@ -2,12 +2,18 @@
 
     .venv/bin/python tools/benchmark.py [--runs 5]
 
-Cases (targets from issue 7):
+    .venv/bin/python tools/benchmark.py --only "HTTP" --real-app   # against the real app on this host
+
+Cases (targets from issues 7 and 13):
   healthy, full set with the walk      median <= 12 s
-  healthy, without the walk            median <= 2 s
+  healthy, without the walk            median <= 1.3 s (host checks included)
+  healthy, HTTP checks only            median <= 1.0 s and <= 3x the floor (tools/floor.py, same requests,
+                                       run alternately with the suite)
   everything down (nothing listens)    NO-GO report written in <= 10 s
   everything hung (accept, no answer)  NO-GO report written in <= 30 s
 and the peak resident memory of the pytest process itself (Chromium and the stage aside) <= 200 MB.
+With --real-app the healthy cases run against the bundled "local" environment (the real Care2 app started
+by ../shared/realapp on its documented ports) instead of the stage.
 """
 
 from __future__ import annotations
@@ -31,10 +37,10 @@ sys.path.insert(0, str(ROOT))
 from fixtures.stage import Stage  # noqa: E402
 
 
-def run_suite(env_file: Path, view: str, marks: str, reports: Path) -> tuple[float, float, int]:
+def run_suite(env_file: Path | None, view: str, marks: str, reports: Path) -> tuple[float, float, int]:
     """Wall seconds, peak RSS (MB) of the pytest process, exit code."""
-    command = [sys.executable, "-m", "pytest", "-m", marks, f"--env-file={env_file}", "--env", view,
-               "-p", "no:cacheprovider", "-q"]
+    env = [f"--env-file={env_file}"] if env_file else []
+    command = [sys.executable, "-m", "pytest", "-m", marks, *env, "--env", view, "-p", "no:cacheprovider", "-q"]
     started = time.monotonic()
     child = psutil.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          env={**os.environ, "SMOKE_REPORTS_DIR": str(reports)})
@@ -76,36 +82,58 @@ def listeners(stack: ExitStack, count: int, accept: bool) -> list[int]:
     return ports
 
 
+def run_floor(site_url: str, api_url: str) -> float:
+    started = time.monotonic()
+    subprocess.run([sys.executable, str(ROOT / "tools" / "floor.py"), site_url, api_url], check=True)
+    return time.monotonic() - started
+
+
 def summary(label: str, times: list[float], peaks: list[float], codes: list[int]) -> str:
-    return (f"{label:<38} min {min(times):5.1f} s  median {statistics.median(times):5.1f} s  "
-            f"max {max(times):5.1f} s  peak RSS {max(peaks):5.0f} MB  exit codes {sorted(set(codes))}")
+    return (f"{label:<38} min {min(times):5.2f} s  median {statistics.median(times):5.2f} s  "
+            f"max {max(times):5.2f} s  peak RSS {max(peaks):5.0f} MB  exit codes {sorted(set(codes))}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--only", help="run only the cases whose label contains this text")
+    parser.add_argument("--real-app", action="store_true",
+                        help="the healthy cases against the real app (bundled 'local' environment), not the stage")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="care2-bench-") as scratch, ExitStack() as stack:
         folder = Path(scratch)
-        started = time.monotonic()
-        stage = stack.enter_context(Stage(workdir=folder / "stage"))
-        print(f"stage up in {time.monotonic() - started:.1f} s")
+        if options.real_app:
+            healthy, site_url, api_url = None, "http://localhost:3000", "http://localhost:3001"
+        else:
+            started = time.monotonic()
+            stage = stack.enter_context(Stage(workdir=folder / "stage"))
+            print(f"stage up in {time.monotonic() - started:.1f} s")
+            healthy = stage.env_file
+            site_url, api_url = (f"http://localhost:{stage.ports[role]}" for role in ("frontend", "backend"))
         roles = ("site", "api", "metrics")
         down = nowhere_env(folder, dict(zip(roles, listeners(stack, 3, accept=False), strict=True)), "down")
         hung = nowhere_env(folder, dict(zip(roles, listeners(stack, 3, accept=True), strict=True)), "hung")
         cases = [
-            ("healthy, full set with the walk", stage.env_file, "local", "predemo"),
-            ("healthy, without the walk", stage.env_file, "local", "predemo and not browser"),
+            ("healthy, full set with the walk", healthy, "local", "predemo"),
+            ("healthy, without the walk", healthy, "local", "predemo and not browser"),
+            ("healthy, HTTP checks only", healthy, "local", "predemo and not browser and not host"),
             ("everything down, full set", down, "down", "predemo"),
             ("everything hung, full set", hung, "hung", "predemo"),
         ]
         for label, env_file, view, marks in cases:
             if options.only and options.only not in label:
                 continue
-            results = [run_suite(env_file, view, marks, folder / "reports") for _ in range(options.runs)]
+            results, floors = [], []
+            for _ in range(options.runs):  # alternately, so that both see the same machine
+                results.append(run_suite(env_file, view, marks, folder / "reports"))
+                if "HTTP" in label:
+                    floors.append(run_floor(site_url, api_url))
             times, peaks, codes = (list(column) for column in zip(*results, strict=True))
             print(summary(label, times, peaks, codes), flush=True)
+            if floors:
+                print(f"{'  floor: tools/floor.py, same requests':<38} min {min(floors):5.2f} s  median "
+                      f"{statistics.median(floors):5.2f} s  max {max(floors):5.2f} s  suite/floor "
+                      f"{statistics.median(times) / statistics.median(floors):.1f}x", flush=True)
 
 
 if __name__ == "__main__":
