@@ -3,13 +3,14 @@
 import pytest
 
 from smoke.plugin import writes_allowed
-from smoke.probes.walk import StoryWalk, WalkFailed
 
 pytestmark = [pytest.mark.predemo, pytest.mark.browser]
 
 
 def test_tell_your_story_walk(target, page, check, pytestconfig, walk_screenshots):
     """(10) The walk: home, consent, recording with a microphone, submit, processing, profile."""
+    from smoke.probes.walk import StoryWalk, WalkFailed  # Playwright: only for a run that walks
+
     walk = StoryWalk(page, target)
     see_past = not pytestconfig.getoption("first_blocker_only")
     try:
