@@ -1,0 +1,48 @@
+"""A run loads what its selected checks need and no more: start-up is most of a run without the walk
+(how fast it is, is tools/benchmark.py's to say)."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+RECORDER = """
+import sys
+
+def pytest_unconfigure(config):
+    with open({out!r}, "w") as modules:
+        hooks = ["import-hook:" + type(hook).__name__ for hook in sys.meta_path]
+        modules.write("\\n".join([*sorted(sys.modules), *hooks]))
+"""
+
+
+def loaded(tmp_path, *args: str) -> set[str]:
+    """The modules a collect-only run with ``args`` has imported by its end, and its import hooks."""
+    out = tmp_path / "modules.txt"
+    (tmp_path / "module_recorder.py").write_text(RECORDER.format(out=str(out)))
+    subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "module_recorder",
+                    "-p", "no:cacheprovider", *args], cwd=ROOT, capture_output=True, timeout=120, check=False,
+                   env={"PYTHONPATH": str(tmp_path), "PATH": ""})
+    return set(out.read_text().split())
+
+
+@pytest.mark.parametrize("marks", ["predemo and not browser", "predemo and not browser and not host", "host"])
+def test_a_run_without_the_walk_never_imports_playwright(tmp_path, marks):
+    modules = loaded(tmp_path, "-m", marks)
+    assert "smoke.plugin" in modules
+    assert not {name for name in modules if "playwright" in name}
+
+
+@pytest.mark.parametrize("args", [("-m", "predemo"), (), ("-m", "predemo and not browser", "--headed")],
+                         ids=["predemo", "everything", "an option of pytest-playwright's"])
+def test_a_run_that_may_walk_has_pytest_playwright(tmp_path, args):
+    assert "pytest_playwright.pytest_playwright" in loaded(tmp_path, *args)
+
+
+def test_the_checks_do_not_rewrite_asserts_but_the_self_tests_do(tmp_path):
+    """The checks speak through check.fail() and fix lines; rewriting them costs a third of the start-up."""
+    rewriting = "import-hook:AssertionRewritingHook"
+    assert rewriting not in loaded(tmp_path, "-m", "predemo and not browser")
+    assert rewriting in loaded(tmp_path, "tests/test_startup.py")
