@@ -14,7 +14,6 @@ recent run of the same target is a warning now ("flapped: red at 13:05 and 13:20
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import sys
 from collections.abc import Iterable
@@ -123,40 +122,21 @@ def cell(entry: Entry, check: str) -> tuple[str, str]:
     return word, f"{entry.clock} {entry.state}: {check} {state}" + (f": {line}" if line else "")
 
 
-def span(word: str, title: str, extra: str = "") -> str:
-    return f'<span class="c2-cell c2-cell-{word}{extra}" title="{html.escape(title)}"></span>'
-
-
-CELL_STYLE = """
-.c2-cell { display: inline-block; width: 14px; height: 14px; border-radius: 3px; background: #d0d7de; }
-.c2-cell-ok { background: #1a7f37; }
-.c2-cell-fail { background: #cf222e; }
-.c2-cell-warn { background: #bf8700; }
-.c2-cell-now { outline: 2px solid #1f2328; outline-offset: 1px; }
-"""
-
-
 VERDICT_COLOURS = {"GO": "ok", "GO WITH WARNINGS": "warn", "NO-GO": "fail"}
 
 
 def page(entries: list[Entry]) -> str:
     """The runs of each target as one self-contained page: per check, a row of cells, oldest first."""
-    parts = []
+    from .report.jinja import render  # Jinja2 and the report's templates: only when a page is made
+
+    targets = []
     for target in dict.fromkeys((e.environment, e.site_url, e.api_url) for e in entries):
         runs = [e for e in entries if (e.environment, e.site_url, e.api_url) == target]
         checks = list(dict.fromkeys(name for e in runs for name in e.checks))
-        rows = "".join(f"<tr><th>{html.escape(name)}</th><td>{''.join(span(*cell(e, name)) for e in runs)}</td></tr>"
-                       for name in checks)
-        verdicts = "".join(span(VERDICT_COLOURS.get(e.state, "none"), f"{e.time} {e.state}")
-                           for e in runs)
-        parts.append(f"<h2>{html.escape(target[0])}: {html.escape(target[1])}</h2>"
-                     f"<p>{len(runs)} runs, {html.escape(runs[0].time)} to {html.escape(runs[-1].time)}</p>"
-                     f"<table><tr><th>verdict</th><td>{verdicts}</td></tr>{rows}</table>")
-    body = "".join(parts) or "<p>No run yet.</p>"
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Care2 pre-demo runs</title>'
-            f"<style>body {{ font: 15px system-ui, sans-serif; margin: 20px; }} th {{ text-align: left; "
-            f"padding-right: 12px; font-weight: 600; }} td {{ white-space: nowrap; }}{CELL_STYLE}</style></head>"
-            f"<body><h1>Care2 pre-demo runs</h1>{body}</body></html>\n")
+        targets.append({"environment": target[0], "site_url": target[1], "runs": runs,
+                        "verdicts": [(VERDICT_COLOURS.get(e.state, "none"), f"{e.time} {e.state}") for e in runs],
+                        "checks": [(name, [cell(e, name) for e in runs]) for name in checks]})
+    return render("history.html.jinja", targets=targets)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,13 +17,15 @@ from _pytest.mark.expression import Expression  # what -m uses; pytest is pinned
 
 from .browser import NoBrowser, find_chromium
 from .conditions import Check
+from .keys import HTTP_OBSERVERS_KEY, RUNNER_PROBLEM_KEY, SCREENSHOTS_KEY, TARGET_KEY
 from .probes.http import Client
 from .probes.pm2 import Jlist, PM2Error, read_jlist
 from .probes.runner import runner_problem
 from .probes.tls import trust
 from .target import Target, TargetError, load_target
 
-# The presenter's report (verdict, checklist, HTML/JUnit/verdict files): smoke/report.py.
+# The presenter's report (verdict, checklist, HTML/JUnit/verdict files): smoke/report/, registered here.
+# The one way the two meet: smoke.report never imports smoke.plugin; they share smoke.keys.
 pytest_plugins = ["smoke.report"]
 
 MARKERS = {
@@ -37,14 +39,8 @@ MARKERS = {
 ENVIRONMENT_MARKERS = ("local", "production")
 WALK_MARKS = {"predemo", "browser"}  # smoke/checks/test_walk.py's
 PLAYWRIGHT_PLUGIN = "pytest_playwright.pytest_playwright"
-TARGET_KEY = pytest.StashKey[Target]()
-HTTP_OBSERVERS_KEY = pytest.StashKey[list]()  # callables told of each answer the run's `http` client hands out
-SCREENSHOTS_KEY = pytest.StashKey[list]()
 SCRATCH_KEY = pytest.StashKey[str]()  # pytest-playwright's output folder when the user named none
 PM2_LIST_KEY = pytest.StashKey[Future]()  # `pm2 jlist`, started as the run starts (Node's start is slow)
-# Why this machine could not judge the target ("" = it could): asked before the first check and again
-# at the end when a check failed. The report passes it to verdict.decide(): COULD NOT CHECK, no alert.
-RUNNER_PROBLEM_KEY = pytest.StashKey[str]()
 FAKE_MICROPHONE = Path(__file__).parent.parent / "fixtures" / "audio" / "story.wav"
 # Without these Chromium phones home at start (updates, sync, safe browsing): noise, and refused offline.
 QUIET_CHROMIUM = ["--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -184,12 +180,18 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(f"applies to {' / '.join(kinds)} environments; {target.name} is {target.kind}")
     if item.get_closest_marker("host") and not target.host_checks:
         pytest.skip(f"host check: the {target.name} environment is not checked from this machine (host_checks = false)")
-    if item.get_closest_marker("writes") and not writes_allowed(item.config):
+    if item.get_closest_marker("writes") and not _writes_allowed(item.config):
         pytest.skip(f"would create data on {target.name}; allow with --allow-writes or allow_writes = true")
 
 
-def writes_allowed(config: pytest.Config) -> bool:
+def _writes_allowed(config: pytest.Config) -> bool:
     return config.getoption("allow_writes") or config.stash[TARGET_KEY].allow_writes
+
+
+@pytest.fixture(scope="session")
+def writes_allowed(pytestconfig: pytest.Config) -> bool:
+    """The run may create data on the target: ``--allow-writes``, or the environment's ``allow_writes``."""
+    return _writes_allowed(pytestconfig)
 
 
 @pytest.fixture(scope="session")

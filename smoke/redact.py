@@ -100,8 +100,10 @@ class Redactor:
 
     def escaped_forms(self, literal: str) -> set[str]:
         """How a literal secret can appear in an HTML page or a JSON blob inside one."""
+        from markupsafe import escape  # Jinja2's escaping (pytest-html's and the report's templates); only here
+
         in_json = json.dumps(literal)[1:-1]
-        return {form for text in (literal, in_json) for form in (text, html.escape(text), _jinja_escape(text))}
+        return {form for text in (literal, in_json) for form in (text, html.escape(text), str(escape(text)))}
 
     def file(self, path: Path) -> None:
         """Last line of defence for a written HTML/XML file: no listed secret, in any escaped form."""
@@ -140,12 +142,6 @@ class Redactor:
         except ValueError:
             return self.text(line)
         return json.dumps(self.scrub(_mask_named_values(event)), ensure_ascii=False, separators=(",", ":"))
-
-
-def _jinja_escape(text: str) -> str:
-    """The escaping of pytest-html's template (markupsafe): numeric entities for quotes."""
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&#34;").replace("'", "&#39;"))
 
 
 def _mask_named_values(value):

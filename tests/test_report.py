@@ -30,8 +30,10 @@ from PIL import Image, ImageDraw
 
 from fixtures.stage import Stage
 from smoke.browser import NoBrowser, find_chromium
+from smoke.checklist import CHECKLIST
 from smoke.redact import MASK, Redactor
-from smoke.report import CHECKLIST, IMAGE_WIDTH, CheckRecord, shrink
+from smoke.report.pictures import IMAGE_WIDTH, shrink
+from smoke.report.records import CheckRecord
 from smoke.verdict import COULD_NOT_CHECK, GO, GO_WITH_WARNINGS, NO_GO, Outcome, decide, from_json
 from tests.conftest import serving
 

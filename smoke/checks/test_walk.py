@@ -2,19 +2,17 @@
 
 import pytest
 
-from smoke.plugin import writes_allowed
-
 pytestmark = [pytest.mark.predemo, pytest.mark.browser]
 
 
-def test_tell_your_story_walk(target, page, check, pytestconfig, walk_screenshots):
+def test_tell_your_story_walk(target, page, check, pytestconfig, walk_screenshots, writes_allowed):
     """(10) The walk: home, consent, recording with a microphone, submit, processing, profile."""
     from smoke.probes.walk import StoryWalk, WalkFailed  # Playwright: only for a run that walks
 
     walk = StoryWalk(page, target)
     see_past = not pytestconfig.getoption("first_blocker_only")
     try:
-        result = walk.run(submit=writes_allowed(pytestconfig), see_past=see_past)
+        result = walk.run(submit=writes_allowed, see_past=see_past)
     except WalkFailed as failure:
         stopped, summary = str(failure), failure.summary
     else:

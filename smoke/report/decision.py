@@ -1,0 +1,73 @@
+"""The run's verdict: decided once the checks have run, and written (verdict file, history line, copies).
+
+smoke.verdict.decide() judges the outcomes; this adds what only the run knows: a problem of the runner
+itself, a check module that did not load, a run stopped by Ctrl-C, and the checks that were red in
+this target's recent runs (a warning now, even when green).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from .. import history
+from ..redact import Redactor
+from ..target import Target
+from ..verdict import Outcome, Verdict
+from .files import ReportFiles
+from .records import CheckRecord
+
+
+def runner_problem(stashed: str, unloaded: list[Outcome], records: dict[str, CheckRecord], interrupted: bool) -> str:
+    """Why this run cannot judge the target ("" = it can): COULD NOT CHECK rather than GO or NO-GO."""
+    if stashed:
+        return stashed
+    if unloaded:
+        return "the suite itself is broken: " + ", ".join(outcome.name for outcome in unloaded) \
+            + " could not be loaded"
+    if interrupted:
+        done = sum(1 for record in records.values() if record.outcome.state != "not run")
+        return f"the run was stopped after {done} of {len(records)} checks"
+    return ""
+
+
+def recall_runs(files: ReportFiles, target: Target, finished: datetime, outcomes: list[Outcome]) -> list[history.Entry]:
+    """This target's earlier runs, for the report's strips; a check red in one of the last flap_window
+    seconds gets a warning now."""
+    settings = target.history
+    now = history.Entry(finished.isoformat(timespec="seconds"), **who(target), state="")
+    entries = history.read(files.folder / history.FILE_NAME)
+    runs = [entry for entry in entries if entry.same_target(now)][-(settings.strip - 1):] \
+        if settings.strip > 1 else []
+    recent = history.earlier(entries, now, settings.flap_window)
+    warned = set()
+    for outcome in outcomes:
+        if outcome.state == "passed" and outcome.label not in warned:
+            flapped = history.flapped(outcome.label, recent)
+            if flapped:
+                outcome.warnings.append(flapped)
+                warned.add(outcome.label)
+    return runs
+
+
+def who(target: Target) -> dict[str, str]:
+    return {"environment": target.name, "site_url": target.site_url, "api_url": target.api_url}
+
+
+def about(target: Target, started: datetime, seconds: float, files: ReportFiles) -> dict[str, object]:
+    """Which run a verdict is of: the verdict file's ``about``."""
+    return {"environment": target.name, "kind": target.kind, "site_url": target.site_url,
+            "api_url": target.api_url, "started": started.isoformat(timespec="seconds"),
+            "seconds": round(seconds, 1), "report": str(files.page)}
+
+
+def write_files(files: ReportFiles, redactor: Redactor, verdict: Verdict, about: dict[str, object], target: Target,
+                finished: datetime) -> None:
+    """Scrub the page and the JUnit file once more, write the verdict and the history line, copy the fixed names."""
+    for path in (files.page, files.junit):
+        if path.is_file():
+            redactor.file(path)
+    files.verdict.write_text(redactor.text(verdict.to_json(about)), encoding="utf-8")
+    settings = target.history
+    history.append(files.folder / history.FILE_NAME, history.Entry.of(verdict, about, finished),
+                   settings.max_age, settings.max_runs, redactor.text)
+    files.copy_latest()
