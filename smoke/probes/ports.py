@@ -284,7 +284,7 @@ def confirmed(identity: Identity, role: str, app_name: str | None) -> bool:
 def judge(target, http: Client, listing: Jlist | PM2Error | None) -> list[Finding]:
     """Each service listens on its configured port and is the program expected there, with no second instance
     in its failover span; a note for each that is."""
-    apps = getattr(listing, "apps", ())
+    apps = listing.apps if _is_jlist(listing) else ()
     own = own_ports(target)
     findings = []
     for role in ROLES:
@@ -309,7 +309,7 @@ def port_problems(target, role: str, port: int, holders: list[Identity], drifted
                   listing: Jlist | PM2Error | None = None) -> list[Finding]:
     app_name = target.pm2.apps.get(role)
     start = fixes.restart(target, role)
-    if app_name and hasattr(listing, "app") and listing.app(app_name) is None:
+    if app_name and _is_jlist(listing) and listing.app(app_name) is None:
         start = fixes.start(target, app_name)  # not in PM2's list: nothing to restart
     elsewhere = "; ".join(f"port {d.listener.port}: {d.describe()}" for d in drifted)
     if not holders:
@@ -343,3 +343,10 @@ def port_problems(target, role: str, port: int, holders: list[Identity], drifted
             f"an old instance: stop it: {'; '.join(fixes.kill(d.listener.pid) for d in drifted)}",
         ))
     return problems
+
+
+def _is_jlist(listing) -> bool:
+    """PM2's list was read (not PM2 unused, nor a PM2Error)."""
+    from .pm2 import Jlist  # pm2's judgement reads the listeners: imported here, not at the top, to avoid a cycle
+
+    return isinstance(listing, Jlist)
