@@ -68,7 +68,11 @@ class Check:
         return answer
 
     def weigh(self, title: str, findings: list[Finding]) -> list[str]:
-        """Fail with every failure among ``findings``, each with its fix; warn of the warnings; return the notes."""
+        """Warn of the warnings; fail with every failure among ``findings``, each with its fix; return the notes.
+        The warnings come first: a check that fails still shows them."""
+        for finding in findings:
+            if finding.severity == "warn":
+                self.warn(f"{title}: {finding.what}" + (f"; fix: {finding.fix}" if finding.fix else ""))
         failures = [finding for finding in findings if finding.severity == "fail"]
         if len(failures) == 1:
             self.fail(f"{title}: {failures[0].what}", fix=failures[0].fix)
@@ -79,9 +83,6 @@ class Check:
                 if finding.fix:
                     lines.append(f"    fix: {finding.fix}")
             self.fail("\n".join(lines))
-        for finding in findings:
-            if finding.severity == "warn":
-                self.warn(f"{title}: {finding.what}" + (f"; fix: {finding.fix}" if finding.fix else ""))
         return [finding.what for finding in findings if finding.severity == "note"]
 
     def warn(self, what: str) -> None:

@@ -17,8 +17,6 @@ import pytest
 from fixtures.stage import FAULTS, Stage
 from fixtures.stage import pm2 as stage_pm2
 
-pytestmark = pytest.mark.skipif(not stage_pm2.installed(), reason=stage_pm2.MISSING)
-
 HTTP_CHECKS = {"site_reachable", "tell_your_story_page", "api_health", "database", "frontend_to_backend",
                "no_error_pages"}
 HOST_CHECKS = {"tunnel_stable", "port_drift", "dual_stack", "processes"}
@@ -154,6 +152,7 @@ def test_every_fault_has_a_case():
     assert {c.fault for c in CASES} - {None} == FAULTS.keys()
 
 
+@pytest.mark.skipif(not stage_pm2.installed(), reason=stage_pm2.MISSING)  # the cases run the stage under PM2
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.fault or 'healthy'}-{c.view}")
 def test_predemo_against_the_stage(case: Case, tmp_path, run_predemo):
     with Stage(faults={case.fault} if case.fault else set(), workdir=tmp_path / "stage", pm2=True) as stage:

@@ -1,6 +1,6 @@
 """Unit tests of the host probes (PM2, cloudflared, listeners, processes, app config) on recorded inputs
-and on real loopback sockets and processes this test opens itself; and of the processes check's
-judgement of recorded PM2 shapes that PM2 cannot be made to produce on demand."""
+and on real loopback sockets and processes this test opens itself; and of the PM2 probe's judgement of
+recorded PM2 shapes that PM2 cannot be made to produce on demand (no PM2 needed: the jlists are data)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from smoke.checks import test_host as host_checks
-from smoke.probes import appconfig, ports, processes, tunnel
+from smoke.probes import appconfig, pm2, ports, processes, tunnel
 from smoke.probes.http import Client
 from smoke.probes.pm2 import App, PM2Error, parse_jlist, read_jlist
 from smoke.target import TargetError, load_target
@@ -185,25 +184,19 @@ def zombie_child():
         child.wait()
 
 
-# --- the processes check on recorded shapes -------------------------------------------------------------------------
-
-
-class Warnings:
-    def __init__(self):
-        self.warnings = []
-
-    def warn(self, what):
-        self.warnings.append(what)
+# --- the PM2 judgement on recorded shapes ----------------------------------------------------------------------------
 
 
 def judged(name: str, later: dict | None = None, **changes) -> tuple[list, list]:
-    """The processes check's judgement of the backend app in a recorded jlist, changed by ``changes``; ``later``:
-    changes seen a few seconds on."""
+    """The PM2 probe's judgement of the backend app in a recorded jlist, changed by ``changes``; ``later``:
+    changes seen a few seconds on. Its failures, and the text of its warnings."""
     target = load_target("local", environ={})
     app = dataclasses.replace(parse_jlist(recorded(name)).app("careconnect-backend-prod"), **changes)
     again = dataclasses.replace(app, **later) if later is not None else None
-    check = Warnings()
-    return host_checks.app_problems(target, check, "backend", app, DAY + 7200, again), check.warnings
+    found = pm2.judge_app(target, "backend", app, DAY + 7200, again)
+    warnings = [f"{finding.what}; {finding.fix}" if finding.fix else finding.what
+                for finding in found if finding.severity == "warn"]
+    return [finding for finding in found if finding.severity == "fail"], warnings
 
 
 def test_online_with_0_b_is_a_zombie_with_its_name_pid_memory_and_the_fix():
@@ -490,6 +483,26 @@ def test_failover_range_finds_a_drifted_listener():
         assert port not in [listener.port for listener in ports.failover(port, 5)]
 
 
+def test_the_site_urls_own_port_in_the_frontends_failover_span_is_no_second_frontend():
+    """A local proxy on the site URL's port (frontend+4 here, inside the frontend's failover span) answers as the
+    frontend: a door the environment names, never a stray second frontend; the same answer on another port is one."""
+    target = load_target("local", environ={"SMOKE_SITE_URL": '"http://localhost:3004"'})
+    assert (target.ports.frontend, target.ports.failover_span) == (3000, 5)
+    assert 3004 in ports.own_ports(target) and 3003 not in ports.own_ports(target)
+
+    def answering_as_frontend(port: int) -> ports.Identity:
+        return ports.Identity(ports.Listener(port, 4242, ("127.0.0.1",)), "frontend", 'answers X-Care2-Origin: '
+                              '"frontend"', None, False, False)
+
+    proxy, stray = answering_as_frontend(3004), answering_as_frontend(3003)
+    own = ports.own_ports(target)
+    assert ports.second_instances("frontend", "careconnect-frontend-prod", own, [proxy]) == []
+    assert ports.second_instances("frontend", "careconnect-frontend-prod", own, [proxy, stray]) == [stray]
+    (problem,) = ports.port_problems(target, "frontend", 3000, [answering_as_frontend(3000)], [stray])
+    assert problem.what.startswith("frontend: a second frontend listens beside port 3000: port 3003: PID 4242")
+    assert problem.fix == "an old instance: stop it: kill 4242 (Windows: taskkill /PID 4242 /F)"
+
+
 @IPV6
 def test_dual_stack_accept_against_a_socket_bound_to_127_0_0_1_only():
     with listening("127.0.0.1") as port:
@@ -564,6 +577,15 @@ def test_dotenv_reading():
             "SINGLE='a # b'\nEMPTY=\nnot a line\n")
     assert appconfig.parse_dotenv(text) == {"PORT": "3003", "NEXT_PUBLIC_API_URL": "http://localhost:3003",
                                             "SINGLE": "a # b", "EMPTY": ""}
+
+
+@pytest.mark.parametrize("line, value", [
+    ('QUOTED="say \\"hi\\" # not a comment"', 'say "hi" # not a comment'),  # the regex kept the backslashes
+    ('MULTI="a\\nb"', "a\nb"),  # an escape in double quotes is a newline
+    ("BARE=http://x#y", "http://x#y"),  # a # is a comment only after a space: the regex cut the value at it
+])
+def test_dotenv_escapes_and_quotes_as_dotenv_reads_them(line, value):
+    assert appconfig.parse_dotenv(f"{line}\n") == {line.split("=")[0]: value}
 
 
 def configured(environment: str = "local", **files: Path):

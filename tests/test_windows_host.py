@@ -1,4 +1,4 @@
-"""The host checks (tunnel, ports, processes) on Windows-shaped samples (fixtures/windows: PM2 for Windows,
+"""The host probes' judgements (tunnel, ports, processes) on Windows-shaped samples (fixtures/windows: PM2 for Windows,
 cloudflared.exe under PM2 and as a Windows service), the Care2 listeners served for real on loopback."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import pytest
 from test_host_probes import IPV6, http_server
 
 from fixtures.windows.host import WindowsHost, sample
-from smoke.checks import test_host as host_checks
 from smoke.conditions import Check
-from smoke.probes import ports, tunnel
+from smoke.probes import appconfig, pm2, ports, processes, tunnel
+from smoke.probes.findings import Finding
 from smoke.probes.http import Client
 from smoke.probes.pm2 import App, Jlist, parse_jlist
 from smoke.target import load_target
@@ -58,27 +58,31 @@ def windows(monkeypatch, tmp_path):
         client.close()
 
 
-def judged(run, *args) -> tuple[str, Check]:
-    """One host check run: (its failure message, "" when it passed; its Check with result and warnings)."""
-    target, http = args[0], args[1]
+def judged(title: str, findings: list[Finding], http: Client) -> tuple[str, Check]:
+    """A host check's findings, weighed as the check weighs them: (its failure message, "" when it passes; its
+    Check, with its result and warnings)."""
     check = Check(http)
     try:
-        run(target, check, *args[2:])
+        check.passed("; ".join(check.weigh(title, findings)))
     except pytest.fail.Exception as failure:
         return str(failure.msg), check
     return "", check
 
 
 def tunnel_check(windows, target):
-    return judged(lambda t, check: host_checks.test_tunnel_stable(t, check, windows.http), target, windows.http)
+    return judged("Tunnel", tunnel.judge(target, tunnel.find_cloudflared(), windows.http, time.time()), windows.http)
 
 
 def ports_check(windows, target, listing):
-    return judged(lambda t, check: host_checks.test_port_drift(t, check, windows.http, listing), target, windows.http)
+    findings = ports.judge(target, windows.http, listing) + appconfig.judge(target, pm2.apps_of(listing))
+    return judged("Ports", findings, windows.http)
 
 
 def processes_check(windows, target, listing):
-    return judged(lambda t, check: host_checks.test_processes(t, check, listing), target, windows.http)
+    now = time.time()
+    findings = pm2.judge(target, listing, now, pm2.watched(target, listing, now))
+    owners = pm2.care2_roots(target, listing)
+    return judged("Processes", findings + processes.judge(processes.family(owners), owners), windows.http)
 
 
 def without(listing: Jlist, name: str) -> Jlist:
@@ -130,9 +134,9 @@ def test_cloudflared_as_a_windows_service_runs_the_named_tunnel(windows):
     assert failed == "", failed
     failed, check = processes_check(windows, target, listing)
     assert failed == "", failed
-    assert check.warnings == ["care2connect-tunnel (tunnel) is not in PM2's list, but cloudflared runs outside PM2: "
-                              'PID 2968 as a Windows service; if that is how this host runs it, set pm2.optional = '
-                              '["tunnel"]']
+    assert check.warnings == ["Processes: care2connect-tunnel (tunnel) is not in PM2's list, but cloudflared runs "
+                              "outside PM2: PID 2968 as a Windows service; fix: if that is how this host runs it, set "
+                              'pm2.optional = ["tunnel"]']
     failed, check = processes_check(windows, windows.target(SMOKE_PM2_OPTIONAL='["tunnel"]'), listing)
     assert (failed, check.warnings) == ("", [])
 

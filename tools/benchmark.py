@@ -30,6 +30,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import psutil
+import tomli_w
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -57,13 +58,12 @@ def run_suite(env_file: Path | None, view: str, marks: str, reports: Path) -> tu
 def nowhere_env(folder: Path, ports: dict[str, int], name: str) -> Path:
     """An env file whose every address is one of ``ports`` (nothing there, or a hung listener)."""
     path = folder / f"{name}.toml"
-    path.write_text(
-        f'[environments.{name}]\nkind = "local"\nsite_url = "http://127.0.0.1:{ports["site"]}"\n'
-        f'api_url = "http://127.0.0.1:{ports["api"]}"\n'
-        f'[environments.{name}.ports]\nfrontend = {ports["site"]}\nbackend = {ports["api"]}\nproxy = 0\n'
-        f'[environments.{name}.tunnel]\nmetrics = "127.0.0.1:{ports["metrics"]}"\n'
-        f'[environments.{name}.pm2]\ncommand = ["{sys.executable}", "-c", "print(\'[]\')"]\n'
-    )
+    path.write_text(tomli_w.dumps({"environments": {name: {
+        "kind": "local", "site_url": f"http://127.0.0.1:{ports['site']}", "api_url": f"http://127.0.0.1:{ports['api']}",
+        "ports": {"frontend": ports["site"], "backend": ports["api"], "proxy": 0},
+        "tunnel": {"metrics": f"127.0.0.1:{ports['metrics']}"},
+        "pm2": {"command": [sys.executable, "-c", "print('[]')"]},
+    }}}))
     return path
 
 

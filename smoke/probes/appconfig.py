@@ -11,6 +11,7 @@ cloudflared ingress. On Jan 11 the docs said 3003 while the backend ran on 3001.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -22,8 +23,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
+from dotenv import dotenv_values
 
 from ..target import Target
+from .findings import Finding
+from .fixes import ecosystem_file, recreate, restart
 from .pm2 import App
 from .ports import is_loopback
 from .tunnel import TunnelConfig, TunnelConfigError, parse_command
@@ -31,16 +35,8 @@ from .tunnel import TunnelConfig, TunnelConfigError, parse_command
 BACKEND_DEFAULT_PORT = 3001  # what the backend binds when its .env has no PORT
 FRONTEND_API_KEYS = ("NEXT_PUBLIC_API_URL", "NEXT_PUBLIC_BACKEND_URL")
 PORT_ARGUMENT = re.compile(r"(?:^|\s)(?:-p|--port)(?:=|\s+)(\d+)\b")
-DOTENV_LINE = re.compile(
-    r"""^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([^#]*))"""
-)
 # node loads the ecosystem file exactly as PM2 does (it is JavaScript, and may compute its values)
 NODE_DUMP = "process.stdout.write(JSON.stringify(require(require('path').resolve(process.argv[1]))))"
-
-
-def ecosystem_file(target: Target) -> str:
-    """The ecosystem file to name in a fix: the configured one, else the production file's usual name."""
-    return target.app_config.ecosystem or "ecosystem.prod.config.js"
 
 
 class AppConfigError(Exception):
@@ -79,15 +75,20 @@ def disagreements(target: Target, apps: Iterable[App] = ()) -> list[Disagreement
     return found
 
 
+def judge(target: Target, apps: Iterable[App] = ()) -> list[Finding]:
+    """Every place that names a port or the API agrees with the environments file; a note saying how many
+    files were compared."""
+    findings = [Finding("fail", found.describe(), found.fix) for found in disagreements(target, apps)]
+    files = [path for path in (*target.app_config.model_dump().values(), target.tunnel.config) if path]
+    return [*findings, Finding("note", f"{len(files)} config file(s) agree with the environments file" if files
+                               else "no app config file named in the environments file to compare")]
+
+
 def parse_dotenv(text: str) -> dict[str, str]:
-    """KEY=value lines as dotenv reads them: ``export``, quotes, trailing comments."""
-    values = {}
-    for line in text.splitlines():
-        match = DOTENV_LINE.match(line)
-        if match:
-            key, double, single, bare = match.groups()
-            values[key] = double if double is not None else single if single is not None else bare.strip()
-    return values
+    """KEY=value lines as dotenv reads them (python-dotenv): ``export``, quotes, escapes, trailing comments.
+    Values are taken as written: ${VAR} is not expanded from this machine's environment."""
+    values = dotenv_values(stream=io.StringIO(text), interpolate=False)
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def read_ecosystem(path: Path, timeout: float) -> list[Mapping[str, Any]]:
@@ -136,11 +137,6 @@ def _read_env_file(path: Path) -> dict[str, str]:
         raise AppConfigError(f"{path}: {getattr(error, 'strerror', None) or error}") from None
 
 
-def _restart(target: Target, role: str) -> str:
-    name = target.pm2.apps.get(role)
-    return f"pm2 restart {name}" if name else f"restart the {role}"
-
-
 def _backend_env(target: Target, path: Path) -> list[Disagreement]:
     values = _read_env_file(path)
     place = f"backend .env {path}"
@@ -152,13 +148,13 @@ def _backend_env(target: Target, path: Path) -> list[Disagreement]:
         found.append(Disagreement(
             place, seen, f"PORT={backend} (ports.backend)",
             f"set PORT={backend} in {path} (or ports.backend, if {port or BACKEND_DEFAULT_PORT} is right), "
-            f"then {_restart(target, 'backend')}",
+            f"then {restart(target, 'backend')}",
         ))
     frontend_port = values.get("FRONTEND_PORT", "")
     if frontend_port and frontend_port != str(target.ports.frontend):
         found.append(Disagreement(
             place, f"FRONTEND_PORT={frontend_port}", f"FRONTEND_PORT={target.ports.frontend} (ports.frontend)",
-            f"set FRONTEND_PORT={target.ports.frontend} in {path}, then {_restart(target, 'backend')}",
+            f"set FRONTEND_PORT={target.ports.frontend} in {path}, then {restart(target, 'backend')}",
         ))
     return found
 
@@ -173,7 +169,7 @@ def _frontend_env(target: Target, path: Path) -> list[Disagreement]:
             found.append(Disagreement(
                 f"frontend env {path}", f"{key}={url}", f"{target.api_url} or http://localhost:{backend} (the backend)",
                 f"set {key}={target.api_url} in {path}, then rebuild the frontend (next build: NEXT_PUBLIC_ values "
-                f"are fixed at build time) and {_restart(target, 'frontend')}",
+                f"are fixed at build time) and {restart(target, 'frontend')}",
             ))
     return found
 
@@ -258,7 +254,7 @@ def _ingress(target: Target, path: Path) -> list[Disagreement]:
             found.append(Disagreement(
                 place, f"{rule.hostname or 'catch-all'} -> {rule.service}",
                 f"one of the configured ports {', '.join(f'{p} ({role})' for p, role in services.items())}",
-                f"point it at the right port in {path}, then {_restart(target, 'tunnel')}",
+                f"point it at the right port in {path}, then {restart(target, 'tunnel')}",
             ))
     # through the tunnel, the site's host must reach the frontend and the API's the backend (Dec 14: both went
     # to the backend); the proxy may stand in front of either
@@ -270,7 +266,7 @@ def _ingress(target: Target, path: Path) -> list[Disagreement]:
             wanted = ports.proxy or target.service_port(role)
             found.append(Disagreement(
                 place, f"{host} -> {rule.service} (the {services[origin[1]]})", f"the {role} (port {wanted})",
-                f"route {host} to http://127.0.0.1:{wanted} in {path}, then {_restart(target, 'tunnel')}",
+                f"route {host} to http://127.0.0.1:{wanted} in {path}, then {restart(target, 'tunnel')}",
             ))
     return found
 
@@ -284,7 +280,7 @@ def _running(target: Target, apps: Iterable[App]) -> list[Disagreement]:
         if app and expected and app.port and app.port != str(expected):
             found.append(Disagreement(
                 f"PM2's environment for {name}", f"PORT={app.port}", f"PORT={expected} (ports.{role})",
-                f"fix PORT in {ecosystem_file(target)}, then pm2 delete {name} && pm2 start {ecosystem_file(target)} "
-                f"--only {name} (pm2 restart keeps the old environment)",
+                f"fix PORT in {ecosystem_file(target)}, then {recreate(target, name)} (pm2 restart keeps the old "
+                "environment)",
             ))
     return found

@@ -15,8 +15,9 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
+from . import tunnel
 from .findings import Finding
-from .ports import LOCALHOST_ADDRESSES, dial, listening_on
+from .ports import LOCALHOST_ADDRESSES, dial, is_loopback, listening_on
 from .processes import ancestors
 
 WILDCARD_OF = {"127.0.0.1": ("0.0.0.0", ""), "::1": ("::",)}  # a socket on these accepts on the loopback address
@@ -71,6 +72,50 @@ def reach(port: int, timeout: float) -> dict[str, Reach]:
                        None)
         found[address] = Reach(attempt.accepted, attempt.reason, pid)
     return found
+
+
+def dialled_origins(target) -> tuple[list[Dialled], list[str]]:
+    """Each loopback origin some client on this host dials, from the tunnel's ingress and the environment's URLs;
+    and the configs that could not be read."""
+    found: dict[tuple[str, int], list[Dialled]] = {}
+    unread = []
+    configs = [target.tunnel.config] if target.tunnel.config else [
+        str(process.config_path) for process in tunnel.find_cloudflared() if process.config_path
+    ]
+    for path in dict.fromkeys(configs):
+        try:
+            config = tunnel.TunnelConfig.read(path)
+        except tunnel.TunnelConfigError as error:
+            unread.append(str(error))
+            continue
+        for rule in config.ingress:
+            if rule.origin and is_loopback(rule.origin[0]):
+                found.setdefault(rule.origin, []).append(Dialled(
+                    *rule.origin, f"the tunnel ingress for {rule.hostname or 'every other host'}",
+                    f"the tunnel ingress ({config.path})", by_tunnel=True))
+    for what, url in (("site", target.site_url), ("API", target.api_url)):
+        origin = tunnel.Ingress("", url).origin
+        if origin and origin[0] == "localhost":
+            found.setdefault(origin, []).append(Dialled(*origin, f"the {what} URL {url}"))
+    return [
+        Dialled(host, port, " and ".join(d.who for d in dialled),
+                next((d.place for d in dialled if d.place), ""), any(d.by_tunnel for d in dialled))
+        for (host, port), dialled in found.items()
+    ], unread
+
+
+def examine(target) -> list[Finding]:
+    """Every origin a client here dials by name or loopback address, dialled on both loopback addresses and
+    judged; a warning for each config that could not be read, and when there is nothing to check."""
+    origins, unread = dialled_origins(target)
+    findings = [Finding("warn", f"{problem}; its ingress is not checked") for problem in unread]
+    resolved = resolve("localhost")
+    for origin in origins:
+        findings += judge(origin, resolved, reach(origin.port, target.budgets.connect))
+    if not origins:
+        findings.append(Finding("warn", "not checked: no origin here is dialled by the name localhost as far as the "
+                                        "environments file tells", "set tunnel.config to check the tunnel's ingress"))
+    return findings
 
 
 def judge(origin: Dialled, resolved: tuple[str, ...], reached: dict[str, Reach]) -> list[Finding]:

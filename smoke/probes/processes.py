@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 import psutil
 
+from . import fixes
+from .findings import Finding
+
 GONE = (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess)
 
 
@@ -102,3 +105,17 @@ def _state(process: psutil.Process, root: int) -> ProcessState | None:
         except GONE:
             pass
     return ProcessState(process.pid, ppid, root, name, cmdline, status, rss)
+
+
+def judge(members: list[ProcessState], owners: dict[int, tuple[str, str]]) -> list[Finding]:
+    """No zombie and no process without memory among Care2's; ``owners``: root PID -> (what it is, its restart)."""
+    findings = []
+    for member in members:
+        owner, fix = owners[member.root]
+        if member.zombie:
+            findings.append(Finding("fail", f"{member.describe()}, part of {owner}: its parent has not reaped it",
+                                    f"{fix}; a zombie goes away when its parent exits"))
+        elif member.without_memory:
+            findings.append(Finding("fail", f"{member.describe()}, part of {owner}: alive but not running anything",
+                                    f"{fix}; if it stays, {fixes.kill(member.pid)}"))
+    return [*findings, Finding("note", f"{len(members)} Care2 processes, none a zombie or without memory")]
