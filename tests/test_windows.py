@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_host_probes import http_server
 from test_report import env_file  # `local` at a site and an API, host checks off
 
 from smoke.verdict import COULD_NOT_CHECK, GO, GO_WITH_WARNINGS, NO_GO
+from tests.conftest import serving
 
 ROOT = Path(__file__).parent.parent
 PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"]
@@ -50,7 +50,7 @@ def test_a_hung_target_is_a_written_no_go_with_the_thread_method(tmp_path, hung_
 def unicode_site():
     """A loopback site whose home page title holds characters cp1252 has no code for."""
     page = "<html><head><title>CareConnect ✓ 🎤 ≠</title></head><body><h1>Welcome ✓</h1></body></html>"
-    with http_server({"/": (200, {"content-type": "text/html; charset=utf-8"}, page)}) as port:
+    with serving({"/": (200, {"content-type": "text/html; charset=utf-8"}, page)}) as port:
         yield f"http://127.0.0.1:{port}"
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from test_host_probes import IPV6, http_server
+from test_host_probes import IPV6
 
 from fixtures.windows.host import WindowsHost, sample
 from smoke.conditions import Check
@@ -20,6 +20,7 @@ from smoke.probes.findings import Finding
 from smoke.probes.http import Client
 from smoke.probes.pm2 import App, Jlist, parse_jlist
 from smoke.target import load_target
+from tests.conftest import serving
 
 pytestmark = IPV6  # the frontend and Caddy listen on a dual-stack socket, reached at ::1
 SERVICE_CONFIG = r"C:\Windows\System32\config\systemprofile\.cloudflared\config.yml"
@@ -35,10 +36,10 @@ def windows(monkeypatch, tmp_path):
     proxy = {"/": (404, {"content-type": "text/plain"}, "Invalid hostname")}
     metrics = {"/ready": (200, JSON, READY), "/metrics": (200, {}, "cloudflared_tunnel_ha_connections 4\n")}
     with contextlib.ExitStack() as servers:
-        found = {"backend": servers.enter_context(http_server(backend)),
-                 "frontend": servers.enter_context(http_server(frontend, "::1")),
-                 "proxy": servers.enter_context(http_server(proxy, "::1")),
-                 "metrics": servers.enter_context(http_server(metrics))}
+        found = {"backend": servers.enter_context(serving(backend)),
+                 "frontend": servers.enter_context(serving(frontend, "::1")),
+                 "proxy": servers.enter_context(serving(proxy, "::1")),
+                 "metrics": servers.enter_context(serving(metrics))}
         # The service's config, at its Windows path as far as the checks can tell, three hours old.
         config = tmp_path / "config.yml"
         config.write_text(sample("config.yml", **found), encoding="utf-8")
