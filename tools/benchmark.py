@@ -19,7 +19,9 @@ by ../shared/realapp on its documented ports) instead of the stage.
 from __future__ import annotations
 
 import argparse
+import html
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -36,6 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from fixtures.stage import Stage  # noqa: E402
+
+REQUEST_ROW = re.compile(r"<tr><td>([A-Z]+) (https?://[^<]+)</td>")  # the report's list of a check's requests
 
 
 def run_suite(env_file: Path | None, view: str, marks: str, reports: Path) -> tuple[float, float, int]:
@@ -82,9 +86,14 @@ def listeners(stack: ExitStack, count: int, accept: bool) -> list[int]:
     return ports
 
 
-def run_floor(site_url: str, api_url: str) -> float:
+def run_floor(reports: Path) -> float:
+    """tools/floor.py making the requests the suite's last run made (its report lists them), timed."""
+    page = (reports / "latest.html").read_text(encoding="utf-8")
+    asked = dict.fromkeys(html.unescape(f"{method} {url}") for method, url in REQUEST_ROW.findall(page))
+    requests = reports / "floor-requests.txt"
+    requests.write_text("\n".join(asked), encoding="utf-8")
     started = time.monotonic()
-    subprocess.run([sys.executable, str(ROOT / "tools" / "floor.py"), site_url, api_url], check=True)
+    subprocess.run([sys.executable, str(ROOT / "tools" / "floor.py"), str(requests)], check=True)
     return time.monotonic() - started
 
 
@@ -103,13 +112,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="care2-bench-") as scratch, ExitStack() as stack:
         folder = Path(scratch)
         if options.real_app:
-            healthy, site_url, api_url = None, "http://localhost:3000", "http://localhost:3001"
+            healthy = None
         else:
             started = time.monotonic()
             stage = stack.enter_context(Stage(workdir=folder / "stage"))
             print(f"stage up in {time.monotonic() - started:.1f} s")
             healthy = stage.env_file
-            site_url, api_url = (f"http://localhost:{stage.ports[role]}" for role in ("frontend", "backend"))
         roles = ("site", "api", "metrics")
         down = nowhere_env(folder, dict(zip(roles, listeners(stack, 3, accept=False), strict=True)), "down")
         hung = nowhere_env(folder, dict(zip(roles, listeners(stack, 3, accept=True), strict=True)), "hung")
@@ -127,7 +135,7 @@ def main() -> None:
             for _ in range(options.runs):  # alternately, so that both see the same machine
                 results.append(run_suite(env_file, view, marks, folder / "reports"))
                 if "HTTP" in label:
-                    floors.append(run_floor(site_url, api_url))
+                    floors.append(run_floor(folder / "reports"))
             times, peaks, codes = (list(column) for column in zip(*results, strict=True))
             print(summary(label, times, peaks, codes), flush=True)
             if floors:

@@ -171,9 +171,10 @@ def story_page_api_bases(target, http) -> list[apibase.ApiBase]:
     found: list[apibase.ApiBase] = []
     try:  # an unreachable page or script is check (2)'s finding, not this one's
         page = Page.parse(http.get(page_url).text)
-        for ref in page.assets:
-            if ref.endswith(".js") and "/_next/static/" in ref:
-                found += apibase.api_bases(http.get(absolute(page_url, ref)).text, target.site_url)
+        scripts = [absolute(page_url, ref) for ref in page.assets if ref.endswith(".js") and "/_next/static/" in ref]
+        http.prefetch(scripts)  # a Next.js page has ten or so
+        for url in scripts:
+            found += apibase.api_bases(http.get(url).text, target.site_url)
     except NoAnswer:
         pass
     return found
