@@ -183,10 +183,10 @@ def test_nothing_listening_is_no_go_with_the_cause_and_the_fix_of_each_red_line(
 
 def test_healthy_stage_is_go_and_three_faults_are_no_go_naming_each_fix(tmp_path):
     marks = ("-m", "predemo and not browser and not host")
-    with Stage(workdir=tmp_path / "healthy") as stage:
+    with Stage(workdir=tmp_path / "healthy", pm2=False) as stage:  # no host check runs
         healthy = run_suite(tmp_path / "reports", *marks, f"--env-file={stage.env_file}")
     faults = {"db-down", "static-404-html", "cors-blocked"}
-    with Stage(faults, workdir=tmp_path / "broken") as stage:
+    with Stage(faults, workdir=tmp_path / "broken", pm2=False) as stage:
         broken = run_suite(tmp_path / "reports", *marks, f"--env-file={stage.env_file}")
 
     assert healthy.code == 0 and healthy.banner() == GO, healthy.output

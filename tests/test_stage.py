@@ -477,3 +477,12 @@ def test_cli_lists_faults_rejects_unknown_ones_and_runs_a_command():
     ran = cli("run", "--", sys.executable, "-c",
               "import os, sys; sys.exit(3 if os.environ['SMOKE_ENV_FILE'] == sys.argv[1] else 1)", "{env_file}")
     assert ran.returncode == 3, ran.stderr
+
+
+def test_the_stage_answers_without_nagles_delay_as_node_does(unused_port):
+    """Node's HTTP server (the real app's) sets TCP_NODELAY: without it a kept-alive connection's later answers
+    wait 40 ms for a delayed ACK, and every number measured on the stage would be the stage's, not Care2's."""
+    from fixtures.stage.common import listen
+
+    with listen("127.0.0.1", unused_port) as sock:
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)

@@ -16,7 +16,7 @@ def tickets(stage: Stage) -> int:
 
 
 def test_healthy_walk_submits_and_reaches_the_profile(tmp_path, run_predemo):
-    with Stage(workdir=tmp_path / "stage") as stage:
+    with Stage(workdir=tmp_path / "stage", pm2=False) as stage:
         run = run_predemo(stage.env_file, "local", "browser")
         created = tickets(stage)
     state, message = run.outcomes[WALK]
@@ -29,7 +29,7 @@ def test_healthy_walk_submits_and_reaches_the_profile(tmp_path, run_predemo):
 
 
 def test_walk_without_writes_stops_before_submitting_and_creates_nothing(tmp_path, run_predemo):
-    with Stage(workdir=tmp_path / "stage") as stage:
+    with Stage(workdir=tmp_path / "stage", pm2=False) as stage:
         run = run_predemo(stage.env_file, "production", "browser")
         created = tickets(stage)
     assert run.outcomes[WALK][0] == "passed", run.output
@@ -55,7 +55,7 @@ def test_walk_without_writes_stops_before_submitting_and_creates_nothing(tmp_pat
     ],
 )
 def test_a_page_fault_stops_the_walk_at_its_step(fault, words, tmp_path, run_predemo):
-    with Stage(faults={fault}, workdir=tmp_path / "stage") as stage:
+    with Stage(faults={fault}, workdir=tmp_path / "stage", pm2=False) as stage:
         run = run_predemo(stage.env_file, "local", "browser")
         ports = {"fe": stage.ports["frontend"], "be": stage.ports["backend"], "dead": stage.ports.get("dead")}
     state, message = run.outcomes[WALK]
@@ -77,7 +77,7 @@ BEHIND = "Behind it, found by working around the blockers before it, in the suit
 
 
 def walk_with(faults: set[str], tmp_path, run_predemo, *extra: str):
-    with Stage(faults=faults, workdir=tmp_path / "stage") as stage:
+    with Stage(faults=faults, workdir=tmp_path / "stage", pm2=False) as stage:
         run = run_predemo(stage.env_file, "local", "browser", *extra)
         ports = {"fe": stage.ports["frontend"], "be": stage.ports["backend"], "dead": stage.ports.get("dead")}
     return run, ports
