@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from _pytest.mark.expression import Expression  # what -m uses; pytest is pinned
@@ -20,10 +21,12 @@ from .browser import NoBrowser, find_chromium
 from .conditions import Check
 from .keys import HTTP_OBSERVERS_KEY, RUNNER_PROBLEM_KEY, SCREENSHOTS_KEY, TARGET_KEY
 from .probes.http import Client
-from .probes.pm2 import Jlist, PM2Error, read_jlist
 from .probes.runner import runner_problem
 from .probes.tls import trust
 from .target import Target, TargetError, load_target
+
+if TYPE_CHECKING:
+    from .probes.pm2 import Jlist, PM2Error
 
 # The presenter's report (verdict, checklist, HTML/JUnit/verdict files): smoke/report/, registered here.
 # The one way the two meet: smoke.report never imports smoke.plugin; they share smoke.keys.
@@ -157,6 +160,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def _pm2_list(target: Target) -> Jlist | PM2Error:
+    from .probes.pm2 import PM2Error, read_jlist  # psutil and the rest: only for a run with host checks
+
     try:
         return read_jlist(target.pm2.command, target.pm2.timeout)
     except PM2Error as error:

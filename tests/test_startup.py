@@ -46,3 +46,10 @@ def test_the_checks_do_not_rewrite_asserts_but_the_self_tests_do(tmp_path):
     rewriting = "import-hook:AssertionRewritingHook"
     assert rewriting not in loaded(tmp_path, "-m", "predemo and not browser")
     assert rewriting in loaded(tmp_path, "tests/test_startup.py")
+
+
+def test_a_run_without_host_checks_never_loads_what_reads_the_host(tmp_path):
+    """psutil, PyYAML and python-dotenv serve the host checks only (each imports its probes when it runs)."""
+    modules = loaded(tmp_path, "-m", "predemo and not browser and not host")
+    assert "smoke.plugin" in modules
+    assert not modules & {"psutil", "yaml", "dotenv", "smoke.probes.pm2", "smoke.probes.ports"}

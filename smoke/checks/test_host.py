@@ -10,31 +10,39 @@ import time
 
 import pytest
 
-from smoke.probes import appconfig, dualstack, pm2, ports, processes, tunnel
+# Each check imports its probes itself: a run without host checks loads none of them (psutil, PyYAML...).
 
 pytestmark = [pytest.mark.predemo, pytest.mark.host]
 
 
 def test_tunnel_stable(target, check, http):
     """(6) Tunnel: process stable: the named tunnel runs, has settled, runs its current config and is connected."""
+    from smoke.probes import tunnel
+
     findings = tunnel.judge(target, tunnel.find_cloudflared(), http, time.time())
     check.passed("; ".join(check.weigh("Tunnel", findings)))
 
 
 def test_port_drift(target, check, http, pm2_list):
     """(8) Ports: each service listens on its configured port and is the program expected there; the configs agree."""
+    from smoke.probes import appconfig, pm2, ports
+
     findings = ports.judge(target, http, pm2_list) + appconfig.judge(target, pm2.apps_of(pm2_list))
     check.passed("; ".join(check.weigh("Ports", findings)))
 
 
 def test_dual_stack(target, check):
     """(8) Ports: dual stack: every client here that dials an origin by the name localhost reaches the service."""
+    from smoke.probes import dualstack
+
     notes = check.weigh("Dual stack", dualstack.examine(target))
     check.passed("; ".join(notes) or "no origin dialled by name on this host")
 
 
 def test_processes(target, check, pm2_list):
     """(9) Processes: every Care2 app really runs under PM2 (no zombie, no restart loop); no zombie process."""
+    from smoke.probes import pm2, processes
+
     now = time.time()
     findings = pm2.judge(target, pm2_list, now, pm2.watched(target, pm2_list, now))
     owners = pm2.care2_roots(target, pm2_list)

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .findings import Finding
-from .http import Client, NoAnswer
-from .ports import is_loopback
+from .http import Client, NoAnswer, is_loopback
 
 ABSOLUTE_ORIGIN = re.compile(r"""https?://(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?""")
 # `if(<condition>)return"<base>"` (minified) or `if (<condition>) { return "<base>"` (as written)

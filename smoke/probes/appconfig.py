@@ -28,8 +28,8 @@ from dotenv import dotenv_values
 from ..target import Target
 from .findings import Finding
 from .fixes import ecosystem_file, recreate, restart
+from .http import is_loopback
 from .pm2 import App
-from .ports import is_loopback
 from .tunnel import TunnelConfig, TunnelConfigError, parse_command
 
 BACKEND_DEFAULT_PORT = 3001  # what the backend binds when its .env has no PORT

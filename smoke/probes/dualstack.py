@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from . import tunnel
 from .findings import Finding
-from .ports import LOCALHOST_ADDRESSES, dial, is_loopback, listening_on
+from .http import is_loopback
+from .ports import LOCALHOST_ADDRESSES, dial, listening_on
 from .processes import ancestors
 
 WILDCARD_OF = {"127.0.0.1": ("0.0.0.0", ""), "::1": ("::",)}  # a socket on these accepts on the loopback address

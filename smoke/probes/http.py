@@ -12,6 +12,7 @@ retried either: waiting twice for a hung server only doubles the time to the ver
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 from collections.abc import Callable
@@ -246,3 +247,13 @@ def is_forbidden(url: str) -> bool:
     """A path the suite must never call on a real target, whatever a check or a page asks."""
     path = urlsplit(url).path
     return any(path == prefix or path.startswith(prefix + "/") for prefix in FORBIDDEN_PATHS)
+
+
+def is_loopback(host: str) -> bool:
+    """``host`` (a name or an address, IPv6 in brackets or not) is this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -10,7 +10,6 @@ False
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import socket
 from collections.abc import Iterable, Sequence
@@ -22,7 +21,7 @@ import psutil
 
 from . import fixes
 from .findings import Finding
-from .http import Answer, Client, NoAnswer
+from .http import Answer, Client, NoAnswer, is_loopback
 from .processes import ancestors, name_and_cmdline
 
 if TYPE_CHECKING:  # pm2's judgement reads the listeners: a type only here, not an import cycle
@@ -153,15 +152,6 @@ def dial(host: str, port: int, timeout: float) -> Dial:
     except OSError as error:
         return Dial(host, port, False, f"cannot connect: {error.strerror or error}")
     return Dial(host, port, True, "accepted")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)

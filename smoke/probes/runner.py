@@ -13,8 +13,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from ..target import Target
-from .http import Client, NoAnswer
-from .ports import is_loopback
+from .http import Client, NoAnswer, is_loopback
 
 
 def runner_problem(target: Target) -> str:

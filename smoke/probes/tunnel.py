@@ -24,8 +24,8 @@ import yaml
 from ..text import duration
 from . import fixes
 from .findings import Finding
-from .http import Client, NoAnswer
-from .ports import command_line, is_loopback, listeners
+from .http import Client, NoAnswer, is_loopback
+from .ports import command_line, listeners
 from .processes import name_and_cmdline
 
 PROCESS_NAMES = {"cloudflared", "cloudflared.exe"}
