@@ -86,3 +86,9 @@ def test_a_teardown_that_raises_at_the_end_still_leaves_the_verdict(tmp_path, un
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     run = run_predemo(nowhere(tmp_path, unused_port), "nowhere", "predemo and not browser", "-p", "breaks_at_the_end")
     assert run.verdict.state == "NO-GO", run.output
+
+
+def test_a_malformed_mark_expression_is_one_line_and_exit_4(tmp_path, unused_port, run_predemo):
+    run = run_predemo(nowhere(tmp_path, unused_port), "nowhere", "predemo and (")
+    assert run.returncode == 4 and "Traceback" not in run.output, run.output
+    assert "Wrong expression passed to '-m': predemo and (" in run.output
