@@ -55,8 +55,7 @@ def who(target: Target) -> dict[str, str]:
 
 def about(target: Target, started: datetime, seconds: float, files: ReportFiles) -> dict[str, object]:
     """Which run a verdict is of: the verdict file's ``about``."""
-    return {"environment": target.name, "kind": target.kind, "site_url": target.site_url,
-            "api_url": target.api_url, "started": started.isoformat(timespec="seconds"),
+    return {**who(target), "kind": target.kind, "started": started.isoformat(timespec="seconds"),
             "seconds": round(seconds, 1), "report": str(files.page)}
 
 
