@@ -215,7 +215,8 @@ def test_stage_fault_alerts_once_after_two_runs_and_recovers_once(run_predemo, r
             run = run_predemo(stage.env_file, "production-ci")
             assert alerts.main([str(run.reports / "verdict.json"), f"--env-file={stage.env_file}"], environ) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("alerts:")]
-    assert lines == ["alerts: none yet: 1 of 2 failed runs in a row", "alerts: alert sent", "alerts: recovery sent"]
+    assert lines == ["alerts: none yet: 1 of 2 failed runs in a row", "alerts: alert sent", "alerts: recovery sent"], \
+        f"the healthy run said:\n{run.output}"
     alert, recovery = posted(recorder)
     assert alert["title"] == "Care2 production-ci: NO-GO" and "- API health" in alert["message"]
     assert recovery["title"] == "Care2 production-ci: recovered, GO"
