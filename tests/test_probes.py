@@ -1,4 +1,4 @@
-"""Unit tests of the plain probes: error-page classifier, page reading, health parsing, HTTP client."""
+"""Unit tests of the plain probes: error-page classifier, page reading, health parsing, HTTP client, walk traffic."""
 
 from pathlib import Path
 
@@ -8,6 +8,7 @@ import pytest
 from smoke.probes.health import DatabaseReadiness, DatabaseStatus, Liveness
 from smoke.probes.http import Answer, Client, NoAnswer, Timings
 from smoke.probes.pages import Page, classify
+from smoke.probes.traffic import Exchange, Traffic
 
 PAGES = Path(__file__).parent.parent / "fixtures" / "pages"
 WELCOME = "CareConnect System - Welcome"
@@ -120,3 +121,11 @@ def test_an_origin_error_passed_through_cloudflare_is_the_origins_answer():
     assert classify(db_down) is None
     proxy = classify(answer(502, "<html><body>Bad Gateway</body></html>", server="cloudflare"))
     assert (proxy.kind, proxy.code) == ("proxy", "502")
+
+
+def test_the_last_status_is_the_last_answered_one_not_a_poll_still_in_flight():
+    status = "http://localhost:3001/api/story/42/status"
+    traffic = Traffic([Exchange("GET", status, 200, _body='{"status":"TRANSCRIBING","progress":30}'),
+                       Exchange("GET", status)])  # the next poll, sent, not answered yet
+    assert traffic.last_answered("/status").json() == {"status": "TRANSCRIBING", "progress": 30}
+    assert traffic.last_answered("/api/story/start") is None

@@ -4,7 +4,7 @@ Attach to a Playwright page before the walk; afterwards the walk's failure messa
 request behind what the page showed.
 
 >>> traffic = Traffic.attach(page)                                         # doctest: +SKIP
->>> traffic.last("/api/story/start").describe()                          # doctest: +SKIP
+>>> traffic.last_answered("/api/story/start").describe()                          # doctest: +SKIP
 'POST http://localhost:3001/api/story/start -> 500: {"error":"..."}'
 """
 
@@ -97,9 +97,10 @@ class Traffic:
     def calls(self, path_part: str) -> list[Exchange]:
         return [exchange for exchange in self.exchanges if path_part in urlsplit(exchange.url).path]
 
-    def last(self, path_part: str) -> Exchange | None:
-        found = self.calls(path_part)
-        return found[-1] if found else None
+    def last_answered(self, path_part: str) -> Exchange | None:
+        """The latest request to ``path_part`` that got an answer: a poll still in flight has none yet."""
+        answered = [exchange for exchange in self.calls(path_part) if exchange.status is not None]
+        return answered[-1] if answered else None
 
     def failed(self) -> list[Exchange]:
         """Requests with no answer, or with a 4xx/5xx answer."""

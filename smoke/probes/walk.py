@@ -298,7 +298,7 @@ class StoryWalk:
         return bool(self.failure_toast.count())
 
     def _processing_state(self, budget: float) -> str:
-        last = self.traffic.last("/status")
+        last = self.traffic.last_answered("/status")
         body = last.json() if last else None
         if isinstance(body, dict):
             seen = f"last status {body.get('status')!r} at {body.get('progress')}%"
