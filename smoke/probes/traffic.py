@@ -26,13 +26,16 @@ class Exchange:
 
     @property
     def body(self) -> str:
-        """The answer's text, read when first asked (not inside Playwright's event callbacks)."""
+        """The answer's text: kept as the request finishes (Chromium may not keep it for long), else read now."""
+        self.keep_body()
+        return self._body
+
+    def keep_body(self) -> None:
         if self._body is None:
             try:
                 self._body = self.response.text() if self.response is not None else ""
             except Exception:  # evicted after a navigation, or a redirect: the status still tells the story
                 self._body = ""
-        return self._body
 
     def describe(self) -> str:
         outcome = f"-> {self.status}" if self.status is not None else f"-> no answer ({self.failure or 'pending'})"
@@ -72,6 +75,11 @@ class Traffic:
             elif response.request.resource_type in ("fetch", "xhr"):
                 exchange.response = response
 
+        def on_finished(request) -> None:
+            exchange = pending.get(id(request))
+            if exchange is not None and exchange.response is not None:
+                exchange.keep_body()  # the sync API runs this handler in its own greenlet, where it may block
+
         def on_failed(request) -> None:
             exchange = pending.get(id(request))
             if exchange is not None:
@@ -83,6 +91,7 @@ class Traffic:
 
         page.on("request", on_request)
         page.on("response", on_response)
+        page.on("requestfinished", on_finished)
         page.on("requestfailed", on_failed)
         page.on("console", on_console)
         page.on("pageerror", lambda error: traffic.console_errors.append(f"page error: {error}"))
