@@ -110,6 +110,18 @@ def flapped(check: str, before: list[Entry]) -> str:
     return f"flapped: red at {listed} (green now; watch it)"
 
 
+def mark_flapped(outcomes: list[Outcome], before: list[Entry]) -> None:
+    """Warn on the first passing check of each line that is green now and was red in ``before``. A line red
+    now says so itself: of Ports' two checks, the one that passes may never have been the red one."""
+    red_now = {outcome.label for outcome in outcomes if outcome.red}
+    warned = set()
+    for outcome in outcomes:
+        if outcome.state == "passed" and outcome.label not in red_now | warned:
+            if said := flapped(outcome.label, before):
+                outcome.warnings.append(said)
+                warned.add(outcome.label)
+
+
 def _line(outcome: Outcome) -> str:
     text = outcome.message.strip()
     return text.splitlines()[0][:200] if text else outcome.state

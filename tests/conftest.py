@@ -20,6 +20,15 @@ from werkzeug import Request, Response
 from smoke.verdict import Verdict, from_json
 
 
+@pytest.fixture(scope="session", autouse=True)
+def reports_out_of_the_project(tmp_path_factory) -> Iterator[None]:
+    """A run a test starts without saying where its reports go writes them here: the project's reports/ holds
+    the user's own runs and history, which a self-test must not touch."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SMOKE_REPORTS_DIR", str(tmp_path_factory.mktemp("reports")))
+        yield
+
+
 @pytest.fixture
 def unused_port() -> int:
     """A loopback port with nothing listening (bound then released)."""

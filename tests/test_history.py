@@ -61,6 +61,21 @@ def test_flapped_names_the_times_a_check_was_red_in_the_window_for_this_target()
     assert history.flapped("API health", recent) == ""
 
 
+def test_a_line_red_now_gets_no_flapped_warning_from_its_other_check():
+    """Ports has two checks: port drift red then and now, dual stack green then and now (the real app)."""
+    def ports(drift: str) -> list[Outcome]:
+        return [Outcome("drift", "drift", drift, message="proxy: nothing listens", name="Ports"),
+                Outcome("dual", "dual", "passed", name="Ports"), Outcome("db", "db", "passed", name="Database")]
+
+    before = [Entry.of(Verdict("NO-GO", "", ports("failed")), ABOUT, T0)]
+    now = ports("failed")
+    history.mark_flapped(now, before)
+    assert [outcome.warnings for outcome in now] == [[], [], []]
+    recovered = ports("passed")
+    history.mark_flapped(recovered, before)  # the whole line green now: one warning for the line
+    assert [len(outcome.warnings) for outcome in recovered] == [1, 0, 0]
+
+
 @pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("5m", 300), ("1h", 3600), ("90", 90), ("1.5m", 90)])
 def test_watch_durations(text, seconds):
     assert watch.duration(text, "--every") == seconds

@@ -38,14 +38,7 @@ def recall_runs(files: ReportFiles, target: Target, finished: datetime, outcomes
     entries = history.read(files.folder / history.FILE_NAME)
     runs = [entry for entry in entries if entry.same_target(now)][-(settings.strip - 1):] \
         if settings.strip > 1 else []
-    recent = history.earlier(entries, now, settings.flap_window)
-    warned = set()
-    for outcome in outcomes:
-        if outcome.state == "passed" and outcome.label not in warned:
-            flapped = history.flapped(outcome.label, recent)
-            if flapped:
-                outcome.warnings.append(flapped)
-                warned.add(outcome.label)
+    history.mark_flapped(outcomes, history.earlier(entries, now, settings.flap_window))
     return runs
 
 
