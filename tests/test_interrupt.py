@@ -1,5 +1,6 @@
 """Ctrl-C in the middle of a run leaves nothing behind: no stage process, no Chromium, no PM2 daemon."""
 
+import json
 import os
 import signal
 import subprocess
@@ -80,9 +81,9 @@ def assert_all_gone(seen: dict[int, tuple[float, str]], after: str) -> None:
 
 
 @pytest.mark.parametrize("interrupt", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill"])
-def test_an_interrupted_walk_leaves_no_process_behind(interrupt):
+def test_an_interrupted_walk_leaves_no_process_behind(interrupt, tmp_path):
     command = [sys.executable, "-m", "fixtures.stage", "run", "--", sys.executable, "-m", "pytest", "-m", "browser",
-               "--env-file={env_file}", "-p", "no:cacheprovider", "-q"]
+               "--env-file={env_file}", f"--reports-dir={tmp_path}", "-p", "no:cacheprovider", "-q"]
     runner = psutil.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                           start_new_session=True, preexec_fn=as_from_a_terminal)
     with watched(runner) as seen:
@@ -90,8 +91,11 @@ def test_an_interrupted_walk_leaves_no_process_behind(interrupt):
             os.killpg(runner.pid, signal.SIGINT)  # Ctrl-C reaches the terminal's whole foreground group
         else:
             runner.kill()  # the stage's owner dies without a word
-        runner.wait(timeout=30)
+        runner.wait(timeout=90)
         assert_all_gone(seen, interrupt.name)
+    if interrupt == signal.SIGINT:  # the stage stood until the interrupted run had written its report
+        verdict = json.loads((tmp_path / "verdict.json").read_text(encoding="utf-8"))
+        assert "the run was stopped" in verdict["reason"], verdict
 
 
 @pytest.mark.skipif(os.name == "nt", reason="the stage does not run on Windows yet")
