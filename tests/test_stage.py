@@ -477,6 +477,9 @@ def test_cli_lists_faults_rejects_unknown_ones_and_runs_a_command():
     ran = cli("run", "--", sys.executable, "-c",
               "import os, sys; sys.exit(3 if os.environ['SMOKE_ENV_FILE'] == sys.argv[1] else 1)", "{env_file}")
     assert ran.returncode == 3, ran.stderr
+    missing = cli("run", "--no-pm2", "--", "no-such-command-here")
+    assert (missing.returncode, missing.stderr.strip()) == (
+        127, "error: cannot run no-such-command-here: No such file or directory")
 
 
 def test_the_stage_answers_without_nagles_delay_as_node_does(unused_port):

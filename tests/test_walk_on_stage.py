@@ -69,7 +69,7 @@ def test_a_page_fault_stops_the_walk_at_its_step(fault, words, tmp_path, run_pre
 BLOCKERS = {  # fault -> what its blocker says, in the order the walk meets them
     "mic-blocked": ("step '3. Recording'", "microphone blocked by Permissions-Policy", "microphone=()"),
     "api-base-3003": ("step '4. Submit and processing'", "the page called http://localhost:{dead}/api/story/start",
-                      "configured API is http://localhost:{be}"),
+                      "configured API is http://localhost:{be}", "fix: make the page call http://localhost:{be}"),
     "story-start-500": ("step '4. Submit and processing'", "/api/story/start -> 500",
                         "Cannot read properties of undefined (reading 'create')"),
 }

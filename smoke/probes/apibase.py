@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from . import fixes
 from .findings import Finding
 from .http import Client, NoAnswer, is_loopback
 
@@ -129,8 +130,7 @@ def judge(http: Client, bases: list[ApiBase], site_url: str, api_url: str, live_
     """Every base the page would call from ``site_url`` must be the configured API, or at least answer as the
     backend; a loopback base in a page served to visitors from elsewhere is unreachable for them."""
     site = urlsplit(site_url)
-    fix = (f"make the page call {api_url}: fix its API base (NEXT_PUBLIC_API_URL, or the base hard-coded for this "
-           "host name in the page's code), then rebuild (next build) and restart the frontend")
+    fix = fixes.api_base(api_url)
     used = used_from(bases, site_url)
     findings = []
     for base in bases:

@@ -13,6 +13,12 @@ def ecosystem_file(target) -> str:
     return target.app_config.ecosystem or "ecosystem.prod.config.js"
 
 
+def api_base(api_url: str) -> str:
+    """Make the page's code call the configured API: its base is baked in when the frontend is built."""
+    return (f"make the page call {api_url}: fix its API base (NEXT_PUBLIC_API_URL, or the base hard-coded for this "
+            "host name in the page's code), then rebuild (next build) and restart the frontend")
+
+
 def kill(pid: int | None) -> str:
     return f"kill {pid} (Windows: taskkill /PID {pid} /F)" if pid else "stop it (its PID is not visible to this user)"
 

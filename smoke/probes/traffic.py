@@ -4,7 +4,7 @@ Attach to a Playwright page before the walk; afterwards the walk's failure messa
 request behind what the page showed.
 
 >>> traffic = Traffic.attach(page)                                         # doctest: +SKIP
->>> traffic.last_answered("/api/story/start").describe()                          # doctest: +SKIP
+>>> traffic.last_answered("/api/story/start").describe()                 # doctest: +SKIP
 'POST http://localhost:3001/api/story/start -> 500: {"error":"..."}'
 """
 

@@ -20,6 +20,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from ..target import Target
+from . import fixes
 from .http import is_forbidden
 from .pages import same_words, words_pattern
 from .traffic import Traffic
@@ -315,6 +316,8 @@ class StoryWalk:
         if shown:
             lines.append(f"  page shows: {shown}")
         lines += [f"  {line}" for line in self._diagnosis()]
+        if self._other_apis():  # the request went where the page's code sent it: the code is what to fix
+            fix = fixes.api_base(self.target.api_url)
         if fix:
             lines.append(f"  fix: {fix}")
         return "\n".join(lines)
@@ -337,7 +340,7 @@ class StoryWalk:
         for call in api_calls:
             if urlsplit(call.url)._replace(path="", query="").geturl() in self._other_apis():
                 lines.append(f"the page called {call.url} but the configured API is {target.api_url} "
-                             f"(port {target.ports.backend}): fix the page's API base / NEXT_PUBLIC_API_URL")
+                             f"(port {target.ports.backend})")
                 break
         cors = [text for text in self.traffic.console_errors if "CORS" in text]
         if cors:
