@@ -55,6 +55,8 @@ CASES = [
          {"no_error_pages": ("Cloudflare error 502", "cf-ray")}),
     case("backend-down", "local", {"api_health", "database", "frontend_to_backend", "port_drift", "processes"},
          {"api_health": ("connection refused", "http://localhost:{be}", "port {be}"),
+          "frontend_to_backend": ("the backend does not answer at http://localhost:{be}, so the rewrite cannot "
+                                  "reach it: start the backend",),
           "port_drift": ("backend: nothing listens on port {be}",),
           "processes": ("careconnect-backend-prod (backend) is not in PM2's list",
                         "pm2 start {eco} --only careconnect-backend-prod")}),
