@@ -9,6 +9,7 @@ processes, tunnel) together: a fault must turn its checks red and leave every ot
 from __future__ import annotations
 
 import re
+import signal
 import time
 from dataclasses import dataclass
 
@@ -173,3 +174,22 @@ def test_predemo_against_the_stage(case: Case, tmp_path, run_predemo):
                 assert word.search(message), f"{check} should match {word.pattern!r}:\n{message}"
             else:
                 assert word.format(**known) in message, f"{check} should say {word.format(**known)!r}:\n{message}"
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="freezing a process needs SIGSTOP")
+def test_a_frozen_backend_is_named_behind_the_rewrite(tmp_path, run_predemo):
+    """A fault no catalog lists: the backend's listener frozen (accepts, never answers). The site is fine; the
+    rewrite times out behind it, and its fix is the backend, not the frontend."""
+    with Stage(workdir=tmp_path / "stage", pm2=False) as stage:
+        listener = stage.processes["backend"].children()[0]  # the launcher's child listens, as tsx's does
+        listener.send_signal(signal.SIGSTOP)
+        try:
+            run = run_predemo(stage.env_file, "local")
+        finally:
+            listener.send_signal(signal.SIGCONT)
+        be = stage.ports["backend"]
+    red = run.red() & HTTP_CHECKS
+    assert red == {"api_health", "database", "frontend_to_backend"}, run.output
+    assert "timed out" in run.message("api_health"), run.output
+    assert (f"the backend does not answer at http://localhost:{be}, so the rewrite cannot reach it: start the backend"
+            in run.message("frontend_to_backend")), run.output

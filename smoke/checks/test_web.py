@@ -26,13 +26,13 @@ def start_backend(target) -> str:
     )
 
 
-def answers(http, url: str) -> bool:
-    """Something answers at ``url`` (asked once per run: the checks before asked it already)."""
+def answers(http, url: str, origin: str = "") -> bool:
+    """Something answers at ``url``, as ``origin`` (X-Care2-Origin) if given; asked once per run."""
     try:
-        http.get(url)
+        answer = http.get(url)
     except NoAnswer:
         return False
-    return True
+    return not origin or answer.header("x-care2-origin") == origin
 
 
 def frontend_page(check, target, path: str, what: str):
@@ -145,15 +145,17 @@ def test_database(target, check):
 def test_frontend_to_backend(target, check, http):
     """(5) Frontend to backend: the rewrite, CORS and the /papi proxy reach the API the page uses."""
     rewrite_url = target.site(target.paths.rewrite_probe)
-    rewrite = check.get(rewrite_url, "Frontend /api rewrite", start_frontend(target))
+    # Both were asked at the run's start: whether the site and the API answer costs no request here.
+    site_up, backend_up = answers(http, target.site("/")), answers(http, target.api(target.paths.api_live), "backend")
+    # the rewrite may be right while nothing answers where it leads (the backend down or hung)
+    behind = f"the backend does not answer at {target.api_url}, so the rewrite cannot reach it: {start_backend(target)}"
+    rewrite = check.get(rewrite_url, "Frontend /api rewrite",
+                        behind if site_up and not backend_up else start_frontend(target))
     from_backend = rewrite.header("x-care2-origin") == "backend" and rewrite.status < 500
-    if from_backend or answers(http, target.api(target.paths.api_live)):
-        fix = "the frontend's NEXT_PUBLIC_API_URL does not point at the running backend: fix it and rebuild"
-    else:  # the rewrite may be right: nothing answers where it leads
-        fix = f"the backend does not answer at {target.api_url}, so the rewrite cannot reach it: " \
-              f"{start_backend(target)}"
     check.that(from_backend, "Frontend /api rewrite", "an answer from the backend",
-               f"{rewrite.status} from {rewrite.header('x-care2-origin') or 'unknown'}", rewrite, fix)
+               f"{rewrite.status} from {rewrite.header('x-care2-origin') or 'unknown'}", rewrite,
+               "the frontend's NEXT_PUBLIC_API_URL does not point at the running backend: fix it and rebuild"
+               if backend_up else behind)
     preflight = check.request(
         "OPTIONS", target.api("/api/story/start"), "CORS preflight", start_backend(target),
         headers={"origin": target.site_origin, "access-control-request-method": "POST",
