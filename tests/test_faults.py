@@ -94,6 +94,10 @@ CASES = [
          {"site_reachable": ("CareConnect System - Welcome", "routed to the backend")}),
     case("static-404-html", "local", {"site_reachable", "tell_your_story_page"},
          {"site_reachable": ("/_next/static/", "404", "text/html")}),
+    # The first script and the stylesheet load; the page's own chunk, later in the page, does not.
+    case("chunk-missing", "local", {"site_reachable", "tell_your_story_page"},
+         {"site_reachable": ("/_next/static/chunks/app-", "got 400 text/html"),
+          "tell_your_story_page": ("/_next/static/chunks/app-", "got 400 text/html")}),
     case("api-base-3003", "local", {"frontend_to_backend"},
          {"frontend_to_backend": ("API base", "sends the story to http://localhost:{dead}", "connection refused",
                                   "not to the configured API http://localhost:{be}")}),

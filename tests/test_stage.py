@@ -105,7 +105,7 @@ def test_frontend_pages_assets_and_proxies(stage, http):
     assert "<title>CareConnect - Supporting Our Community</title>" in home.text
     assert "<h1>Welcome to<br><span" in home.text and home.text.count('href="/tell-your-story"') == 1
     assets = re.findall(r'(?:src|href)="(/_next/static/[^"]+)"', home.text)
-    assert len(assets) == 2
+    assert len(assets) == 3  # the stylesheet, the runtime chunk, the pages' own chunk
     for asset in assets:
         answer = http.get(url(stage, "frontend", asset))
         assert answer.status_code == 200
@@ -299,7 +299,15 @@ def assert_times_out(http, stage, name, path="/health/live"):
 
 def story_chunk(stage, http):
     page = get(http, stage, "frontend", "/tell-your-story").text
-    return get(http, stage, "frontend", re.search(r'src="([^"]+\.js)"', page)[1])
+    return get(http, stage, "frontend", re.search(r'src="([^"]+/chunks/app-[^"]+\.js)"', page)[1])
+
+
+def chunk_missing(s, h):
+    page = get(h, s, "frontend", "/").text
+    runtime, chunk = re.findall(r'src="([^"]+\.js)"', page)
+    assert get(h, s, "frontend", runtime).status_code == 200
+    answer = get(h, s, "frontend", chunk)
+    assert answer.status_code == 400 and answer.headers["content-type"].startswith("text/html")
 
 
 def frontend_down(s, h):
@@ -447,6 +455,7 @@ FAULT_CHECKS = {
     "db-degraded-200": db_down, "tunnel-down": tunnel_down, "origin-refused": origin_refused,
     "ipv6-only-dial": ipv6_only_dial, "port-drift": port_drift, "rogue-on-backend-port": rogue_on_backend_port,
     "backend-welcome-on-site": backend_welcome_on_site, "static-404-html": static_404_html,
+    "chunk-missing": chunk_missing,
     "api-base-3003": api_base_3003, "cors-blocked": cors_blocked, "mic-blocked": mic_blocked,
     "story-start-500": story_start_500, "processing-stuck": processing_stuck, "slow-health": slow_health,
     "hang": hang, "pm2-zombie": pm2_zombie, "pm2-restart-loop": pm2_restart_loop, "tunnel-stale": tunnel_stale,

@@ -52,6 +52,7 @@ def test_walk_without_writes_stops_before_submitting_and_creates_nothing(tmp_pat
                              "Failed to process your story")),
         ("processing-stuck", ("processing stuck", "'TRANSCRIBING' at 30%", "waited 10 s")),
         ("static-404-html", ("step '1. Home page'", "static asset failed", "/_next/static/", "404")),
+        ("chunk-missing", ("step '1. Home page'", "static asset failed", "/_next/static/chunks/app-", "-> 400")),
     ],
 )
 def test_a_page_fault_stops_the_walk_at_its_step(fault, words, tmp_path, run_predemo):

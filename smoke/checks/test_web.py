@@ -55,22 +55,21 @@ def frontend_page(check, target, path: str, what: str):
 
 
 def assets_load(check, target, page: Page, page_url: str, what: str) -> list[str]:
-    """The page's first script and first stylesheet under /_next/static come back as JS/CSS."""
+    """Every script and stylesheet the page loads from /_next/static comes back as JS/CSS: one missing chunk
+    (a half-deployed build) is enough for a dead page. Asked in parallel."""
     static = [ref for ref in page.assets if "/_next/static/" in ref]
     check.that(bool(static), f"{what} assets", "scripts/styles under /_next/static", "none referenced", None,
                "the page is not the Next.js build: rebuild and restart the frontend")
-    firsts = {}
-    for ref in static:
-        firsts.setdefault(ref.rsplit(".", 1)[-1], ref)
     fix = ("static assets are not served: is the reverse proxy / frontend up, and was the build deployed "
            "(next build; restart the frontend)? Without them a visitor sees a blank page")
-    for ref in firsts.values():
-        url = absolute(page_url, ref)
-        asset = check.get(url, f"{what} asset {ref}", fix)
+    urls = list(dict.fromkeys(absolute(page_url, ref) for ref in static))
+    check.http.prefetch(urls)
+    for url in urls:
+        asset = check.get(url, f"{what} asset {url}", fix)
         check.that(asset.status == 200 and asset.content_type in JS_OR_CSS, f"{what} asset {url}",
                    "200 with JavaScript or CSS", f"{asset.status} {asset.content_type or 'without a content type'}",
                    asset, fix)
-    return list(firsts.values())
+    return urls
 
 
 def test_site_reachable(target, check):
