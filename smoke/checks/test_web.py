@@ -146,15 +146,15 @@ def test_frontend_to_backend(target, check, http):
     rewrite_url = target.site(target.paths.rewrite_probe)
     # Both were asked at the run's start: whether the site and the API answer costs no request here.
     site_up, backend_up = answers(http, target.site("/")), answers(http, target.api(target.paths.api_live), "backend")
-    # the rewrite may be right while nothing answers where it leads (the backend down or hung)
-    behind = f"the backend does not answer at {target.api_url}, so the rewrite cannot reach it: {start_backend(target)}"
-    rewrite = check.get(rewrite_url, "Frontend /api rewrite",
-                        behind if site_up and not backend_up else start_frontend(target))
+    if backend_up:
+        rewrite_fix = "the frontend's NEXT_PUBLIC_API_URL does not point at the running backend: fix it and rebuild"
+    else:  # the rewrite may be right while nothing answers where it leads (the backend down or hung)
+        rewrite_fix = (f"the backend does not answer at {target.api_url}, so the rewrite cannot reach it: "
+                       f"{start_backend(target)}")
+    rewrite = check.get(rewrite_url, "Frontend /api rewrite", rewrite_fix if site_up else start_frontend(target))
     from_backend = rewrite.header("x-care2-origin") == "backend" and rewrite.status < 500
     check.that(from_backend, "Frontend /api rewrite", "an answer from the backend",
-               f"{rewrite.status} from {rewrite.header('x-care2-origin') or 'unknown'}", rewrite,
-               "the frontend's NEXT_PUBLIC_API_URL does not point at the running backend: fix it and rebuild"
-               if backend_up else behind)
+               f"{rewrite.status} from {rewrite.header('x-care2-origin') or 'unknown'}", rewrite, rewrite_fix)
     preflight = check.request(
         "OPTIONS", target.api("/api/story/start"), "CORS preflight", start_backend(target),
         headers={"origin": target.site_origin, "access-control-request-method": "POST",
