@@ -63,6 +63,9 @@ CASES = [
                         "pm2 start {eco} --only careconnect-backend-prod")}),
     case("db-down", "local", {"database"}, {"database": ("services.db.ok is false",)}),
     case("db-degraded-200", "local", {"database"}, {"database": ("answered 200", "hides a database failure")}),
+    # The backend alive, its database query waiting forever: the database is to blame, not the backend's port.
+    case("db-hang", "local", {"database"},
+         {"database": ("timed out", "fix: the backend cannot reach its database", "PostgreSQL is running")}),
     case("tunnel-down", "production", HTTP_CHECKS | {"tunnel_stable"},
          {"no_error_pages": ("Cloudflare error 1033", "HTTP 530", "cf-ray", "cloudflared"),
           "tunnel_stable": ("cloudflared PID {pid_cloudflared}", "/ready answered 503, readyConnections=0")}),

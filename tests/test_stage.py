@@ -399,6 +399,12 @@ def processing_stuck(s, h):
         "ticketId": None, "status": "TRANSCRIBING", "progress": 30, "errors": [], "assetsReady": False}
 
 
+def db_hang(s, h):
+    assert get(h, s, "backend", "/health/live").status_code == 200
+    assert_times_out(h, s, "backend", "/health/status")
+    assert_times_out(h, s, "backend", "/health/db")
+
+
 def slow_health(s, h):
     assert_times_out(h, s, "backend")
     assert get(h, s, "backend", "/health/db").status_code == 200
@@ -452,7 +458,7 @@ def quick_tunnel(s, h):
 # What the catalog says must be seen when a fault is on: one check per fault.
 FAULT_CHECKS = {
     "frontend-down": frontend_down, "backend-down": backend_down, "db-down": db_down,
-    "db-degraded-200": db_down, "tunnel-down": tunnel_down, "origin-refused": origin_refused,
+    "db-degraded-200": db_down, "db-hang": db_hang, "tunnel-down": tunnel_down, "origin-refused": origin_refused,
     "ipv6-only-dial": ipv6_only_dial, "port-drift": port_drift, "rogue-on-backend-port": rogue_on_backend_port,
     "backend-welcome-on-site": backend_welcome_on_site, "static-404-html": static_404_html,
     "chunk-missing": chunk_missing,
