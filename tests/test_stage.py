@@ -6,6 +6,7 @@ stopping and of the PM2 faults run it under PM2 and skip, naming the install com
 """
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -504,3 +505,29 @@ def test_the_stage_answers_without_nagles_delay_as_node_does(unused_port):
 
     with listen("127.0.0.1", unused_port) as sock:
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
+def test_stages_side_by_side_never_count_on_the_same_port(tmp_path):
+    """A stage's failover span stays free on purpose: another stage must not land in it (PortClaims)."""
+    from fixtures.stage import PortClaims
+
+    first, second = PortClaims(), PortClaims()
+    first.folder = second.folder = tmp_path
+    assert first.claim(range(5000, 5006))
+    assert not second.claim(range(5004, 5007)) and not list(tmp_path.glob("5006"))  # all or nothing
+    first.release()
+    assert second.claim(range(5004, 5007))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (tmp_path / "6000").write_text(dead.stdout.strip())  # left by a stage whose process is gone
+    assert first.claim(range(6000, 6001))
+
+    def ours(port: int) -> bool:
+        try:
+            return (PortClaims.folder / str(port)).read_text() == str(os.getpid())
+        except FileNotFoundError:
+            return False
+
+    with Stage(pm2=False) as stage:  # a real stage claims its ports and their spans, and gives them back
+        span = range(stage.ports["backend"], stage.ports["backend"] + 6)
+        assert all(ours(port) for port in span)
+    assert not any(ours(port) for port in span)
