@@ -35,6 +35,11 @@ def answers(http, url: str, origin: str = "") -> bool:
     return not origin or answer.header("x-care2-origin") == origin
 
 
+def backend_alive(http, target) -> bool:
+    """The backend answers its liveness URL as the backend (asked at the run's start: no new request)."""
+    return answers(http, target.api(target.paths.api_live), "backend")
+
+
 def frontend_page(check, target, path: str, what: str):
     """A page of the site that must be the frontend's HTML, answered in time."""
     url, fix = target.site(path), start_frontend(target)
@@ -123,7 +128,7 @@ def test_database(target, check, http):
     fix = ("the backend cannot reach its database: check DATABASE_URL in the backend's .env and that "
            "PostgreSQL is running, then restart the backend")
     # A backend that is alive but gives its database status no answer waits on its database (hung or gone).
-    unanswered = fix if answers(http, target.api(target.paths.api_live), "backend") else start_backend(target)
+    unanswered = fix if backend_alive(http, target) else start_backend(target)
     status = check.get(target.api(target.paths.api_status), "Database status", unanswered)
     seen = DatabaseStatus.read(status.json())
     if status.status == 200 and not seen.db_ok:
@@ -147,7 +152,7 @@ def test_frontend_to_backend(target, check, http):
     """(5) Frontend to backend: the rewrite, CORS and the /papi proxy reach the API the page uses."""
     rewrite_url = target.site(target.paths.rewrite_probe)
     # Both were asked at the run's start: whether the site and the API answer costs no request here.
-    site_up, backend_up = answers(http, target.site("/")), answers(http, target.api(target.paths.api_live), "backend")
+    site_up, backend_up = answers(http, target.site("/")), backend_alive(http, target)
     if backend_up:
         rewrite_fix = "the frontend's NEXT_PUBLIC_API_URL does not point at the running backend: fix it and rebuild"
     else:  # the rewrite may be right while nothing answers where it leads (the backend down or hung)
