@@ -5,10 +5,15 @@ A check fails at its first broken condition, with a message a presenter can act 
     API health: expected X-Care2-Origin "backend", got "frontend"
       request: GET http://localhost:3001/health/live -> 200 in 4 ms
       fix: another program holds port 3001 ...
+
+A check made of independent parts (``with check.part():``) ends a part at its first broken condition and goes
+on with the next; ``weigh`` then reports every part's problem.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import NoReturn
 
 import pytest
@@ -16,6 +21,14 @@ import pytest
 from .probes.findings import Finding
 from .probes.http import Answer, Client, NoAnswer
 from .probes.pages import classify
+
+
+class BrokenPart(Exception):
+    """A condition of a part of a check does not hold (see Check.part)."""
+
+    def __init__(self, finding: Finding):
+        super().__init__(finding.what)
+        self.finding = finding
 
 
 class Check:
@@ -27,15 +40,32 @@ class Check:
         self.retried: list[str] = []
         self.warnings: list[str] = []
         self.result = ""
+        self.broken: list[Finding] = []  # the problems of the parts that ended (see part)
+        self._parts = 0  # how deep in part() the check is
+
+    @contextlib.contextmanager
+    def part(self) -> Iterator[None]:
+        """A part of the check that does not hang on the others: its first broken condition ends this part only,
+        and ``weigh`` reports it with the other parts' problems."""
+        self._parts += 1
+        try:
+            yield
+        except BrokenPart as broken:
+            self.broken.append(broken.finding)
+        finally:
+            self._parts -= 1
 
     def fail(self, what: str, answer: Answer | None = None, fix: str = "", summary: str = "") -> NoReturn:
-        """Fail the check; ``summary``, a few words of the cause, goes into the verdict's line."""
+        """Fail the check (within a part: that part); ``summary``, a few words of the cause, goes into the verdict's
+        line."""
         self.result = summary
         lines = [what]
         if answer is not None:
             lines.append(f"  request: {answer.describe()}")
             if answer.body:
                 lines.append(f"  body: {answer.excerpt()}")
+        if self._parts:
+            raise BrokenPart(Finding("fail", "\n".join(lines), fix))
         if fix:
             lines.append(f"  fix: {fix}")
         pytest.fail("\n".join(lines), pytrace=False)
@@ -68,18 +98,22 @@ class Check:
         return answer
 
     def weigh(self, title: str, findings: list[Finding]) -> list[str]:
-        """Warn of the warnings; fail with every failure among ``findings``, each with its fix; return the notes.
-        The warnings come first: a check that fails still shows them."""
+        """Warn of the warnings; fail with every failure among ``findings``, and outside a part every broken part's
+        problem too, each with its fix; return the notes. The warnings come first: a check that fails still shows
+        them."""
         for finding in findings:
             if finding.severity == "warn":
                 self.warn(f"{title}: {finding.what}" + (f"; fix: {finding.fix}" if finding.fix else ""))
-        failures = [finding for finding in findings if finding.severity == "fail"]
+        failures = [Finding("fail", f"{title}: {finding.what}", finding.fix)
+                    for finding in findings if finding.severity == "fail"]
+        if not self._parts:
+            failures, self.broken = [*self.broken, *failures], []
         if len(failures) == 1:
-            self.fail(f"{title}: {failures[0].what}", fix=failures[0].fix)
+            self.fail(failures[0].what, fix=failures[0].fix)
         if failures:
             lines = [f"{title}: {len(failures)} problems"]
             for finding in failures:
-                lines.append(f"  - {finding.what}")
+                lines.append("  - " + finding.what.replace("\n", "\n  "))
                 if finding.fix:
                     lines.append(f"    fix: {finding.fix}")
             self.fail("\n".join(lines))

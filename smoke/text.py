@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 
 def duration(seconds: float) -> str:
     """``250 ms``, ``4.2 s``, ``42 s``, ``3 min 5 s``, ``2 h 10 min``."""
@@ -17,6 +19,11 @@ def duration(seconds: float) -> str:
         return f"{minutes} min {secs} s" if secs else f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
+
+
+def clock(epoch: float) -> str:
+    """A moment of this host's clock, to the second: ``2026-12-07 17:20:05``."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
 
 
 def size(count: int) -> str:

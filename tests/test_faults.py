@@ -61,6 +61,18 @@ CASES = [
           "port_drift": ("backend: nothing listens on port {be}",),
           "processes": ("careconnect-backend-prod (backend) is not in PM2's list",
                         "pm2 start {eco} --only careconnect-backend-prod")}),
+    # PM2 says online, the listener is stopped: every check behind the backend names it and says restart, not start.
+    case("backend-stopped", "local", {"api_health", "database", "frontend_to_backend", "processes"},
+         {"processes": ("PID {pid_backend_server} (", "child of PID {pid_backend} (PM2 app careconnect-backend-prod, "
+                        "'online'), is stopped (state T): online in PM2 but stopped",
+                        "port {be} accepts connections for it and nothing answers",
+                        "restart it, not start it (PM2 counts it as online): pm2 restart careconnect-backend-prod"),
+          "api_health": ("timed out", "fix: PID {pid_backend_server} (child of PID {pid_backend}, PM2 app "
+                         "careconnect-backend-prod, 'online') is stopped (state T): restart it, not start it",
+                         "pm2 restart careconnect-backend-prod"),
+          "database": ("is stopped (state T)", "pm2 restart careconnect-backend-prod"),
+          "frontend_to_backend": ("the backend does not answer at http://localhost:{be}, so the rewrite cannot reach "
+                                  "it: PID {pid_backend_server} (child of PID {pid_backend}", "pm2 restart careconnect-backend-prod")}),
     case("db-down", "local", {"database"}, {"database": ("services.db.ok is false",)}),
     case("db-degraded-200", "local", {"database"}, {"database": ("answered 200", "hides a database failure")}),
     # The backend alive, its database query waiting forever: the database is to blame, not the backend's port.
@@ -184,9 +196,9 @@ def test_predemo_against_the_stage(case: Case, tmp_path, run_predemo):
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="freezing a process needs SIGSTOP")
-def test_a_frozen_backend_is_named_behind_the_rewrite(tmp_path, run_predemo):
-    """A fault no catalog lists: the backend's listener frozen (accepts, never answers). The site is fine; the
-    rewrite times out behind it, and its fix is the backend, not the frontend."""
+def test_a_frozen_backend_without_pm2_is_named_behind_the_rewrite(tmp_path, run_predemo):
+    """backend-stopped without PM2: the backend's listener frozen (accepts, never answers). The site is fine; the
+    rewrite times out behind it, and its fix restarts the process that holds the backend's port, not the frontend."""
     with Stage(workdir=tmp_path / "stage", pm2=False) as stage:
         listener = stage.processes["backend"].children()[0]  # the launcher's child listens, as tsx's does
         listener.send_signal(signal.SIGSTOP)
@@ -195,8 +207,12 @@ def test_a_frozen_backend_is_named_behind_the_rewrite(tmp_path, run_predemo):
         finally:
             listener.send_signal(signal.SIGCONT)
         be = stage.ports["backend"]
-    red = run.red() & HTTP_CHECKS
-    assert red == {"api_health", "database", "frontend_to_backend"}, run.output
+    red = run.red() & CHECKS
+    # Without PM2 nothing vouches for the silent holder of the backend's port: Ports cannot call it the backend.
+    assert red == {"api_health", "database", "frontend_to_backend", "processes", "port_drift"}, run.output
     assert "timed out" in run.message("api_health"), run.output
-    assert (f"the backend does not answer at http://localhost:{be}, so the rewrite cannot reach it: start the backend"
+    assert (f"the backend does not answer at http://localhost:{be}, so the rewrite cannot reach it: PID {listener.pid} "
+            f"(the backend on port {be}) is stopped (state T): restart it: pm2 restart careconnect-backend-prod"
             in run.message("frontend_to_backend")), run.output
+    assert (f"Processes: PID {listener.pid} (the backend on port {be}) is stopped (state T); port {be} accepts "
+            "connections for it and nothing answers" in run.message("processes")), run.output

@@ -39,12 +39,14 @@ def test_dual_stack(target, check):
     check.passed("; ".join(notes) or "no origin dialled by name on this host")
 
 
-def test_processes(target, check, pm2_list):
-    """(9) Processes: every Care2 app really runs under PM2 (no zombie, no restart loop); no zombie process."""
-    from smoke.probes import pm2, processes
+def test_processes(target, check, http, pm2_list):
+    """(9) Processes: every Care2 app really runs under PM2 (no zombie, no restart loop, none stopped or hung); no
+    zombie process."""
+    from smoke.probes import pm2, processes, standstill
 
     now = time.time()
     findings = pm2.judge(target, pm2_list, now, pm2.watched(target, pm2_list, now))
     owners = pm2.care2_roots(target, pm2_list)
     findings += processes.judge(processes.family(owners), owners)
+    findings += [still.finding() for still in standstill.find(target, http, owners)]
     check.passed("; ".join(check.weigh("Processes", findings)))

@@ -26,6 +26,19 @@ def start_backend(target) -> str:
     )
 
 
+def silent_backend(target, http, request) -> str:
+    """The fix for a backend that gives no answer: where this host is checked and the backend's process is stopped or
+    hangs (PM2 still calling it online), restart it, naming it; else start it."""
+    if target.host_checks and not backend_alive(http, target):
+        from smoke.probes import pm2, standstill  # psutil, PM2's list: only on the app's host, for a silent backend
+
+        owners = pm2.care2_roots(target, request.getfixturevalue("pm2_list"))
+        stuck = [still for still in standstill.find(target, http, owners, "backend") if not still.still_served]
+        if stuck:
+            return f"{stuck[0].brief}: {stuck[0].fix}"
+    return start_backend(target)
+
+
 def answers(http, url: str, origin: str = "") -> bool:
     """Something answers at ``url``, as ``origin`` (X-Care2-Origin) if given; asked once per run."""
     try:
@@ -103,11 +116,11 @@ def test_tell_your_story_page(target, check):
     check.passed(f"consent screen served in {answer.timings.describe()}")
 
 
-def test_api_health(target, check):
+def test_api_health(target, check, http, request):
     """(3) API health: the backend says it is alive, in time."""
     budget = target.budgets.health
     url = target.api(target.paths.api_live)
-    answer = check.get(url, f"API health (budget {budget:g} s)", start_backend(target))
+    answer = check.get(url, f"API health (budget {budget:g} s)", silent_backend(target, http, request))
     origin = answer.header("x-care2-origin")
     check.that(
         origin == "backend", "API identity (X-Care2-Origin)", '"backend"', repr(origin), answer,
@@ -123,12 +136,12 @@ def test_api_health(target, check):
     check.passed(f"API answered in {answer.timings.describe()}: alive")
 
 
-def test_database(target, check, http):
+def test_database(target, check, http, request):
     """(4) Database: the backend has a real, connected database."""
     fix = ("the backend cannot reach its database: check DATABASE_URL in the backend's .env and that "
            "PostgreSQL is running, then restart the backend")
     # A backend that is alive but gives its database status no answer waits on its database (hung or gone).
-    unanswered = fix if backend_alive(http, target) else start_backend(target)
+    unanswered = fix if backend_alive(http, target) else silent_backend(target, http, request)
     status = check.get(target.api(target.paths.api_status), "Database status", unanswered)
     seen = DatabaseStatus.read(status.json())
     if status.status == 200 and not seen.db_ok:
@@ -148,41 +161,48 @@ def test_database(target, check, http):
     check.passed(f"database connected ({seen.detail or 'ok'}), checked in {readiness_answer.timings.describe()}")
 
 
-def test_frontend_to_backend(target, check, http):
+def test_frontend_to_backend(target, check, http, request):
     """(5) Frontend to backend: the rewrite, CORS and the /papi proxy reach the API the page uses."""
     rewrite_url = target.site(target.paths.rewrite_probe)
     # Both were asked at the run's start: whether the site and the API answer costs no request here.
     site_up, backend_up = answers(http, target.site("/")), backend_alive(http, target)
+    silent = silent_backend(target, http, request)
     if backend_up:
         rewrite_fix = "the frontend's NEXT_PUBLIC_API_URL does not point at the running backend: fix it and rebuild"
     else:  # the rewrite may be right while nothing answers where it leads (the backend down or hung)
-        rewrite_fix = (f"the backend does not answer at {target.api_url}, so the rewrite cannot reach it: "
-                       f"{start_backend(target)}")
-    rewrite = check.get(rewrite_url, "Frontend /api rewrite", rewrite_fix if site_up else start_frontend(target))
-    from_backend = rewrite.header("x-care2-origin") == "backend" and rewrite.status < 500
-    check.that(from_backend, "Frontend /api rewrite", "an answer from the backend",
-               f"{rewrite.status} from {rewrite.header('x-care2-origin') or 'unknown'}", rewrite, rewrite_fix)
-    preflight = check.request(
-        "OPTIONS", target.api("/api/story/start"), "CORS preflight", start_backend(target),
-        headers={"origin": target.site_origin, "access-control-request-method": "POST",
-                 "access-control-request-headers": "content-type"},
-    )
-    allowed = preflight.header("access-control-allow-origin")
-    check.that(
-        allowed in (target.site_origin, "*"), f"CORS from {target.site_origin} to {target.api_origin}",
-        f"Access-Control-Allow-Origin: {target.site_origin}", f"{allowed or 'no such header'}", preflight,
-        f"add {target.site_origin} to the backend's CORS allow-list (the browser will refuse every API call)",
-    )
-    papi = check.get(target.site(target.paths.papi_probe), "Frontend /papi proxy", start_backend(target))
-    check.that(papi.status == 401, "Frontend /papi proxy without a session", 401, papi.status, papi,
-               "the frontend's server-side proxy does not reach the backend")
-    check.that(papi.seconds <= target.budgets.papi, "Frontend /papi proxy time", f"<= {target.budgets.papi:g} s",
-               f"{papi.seconds:.1f} s", papi)
+        rewrite_fix = f"the backend does not answer at {target.api_url}, so the rewrite cannot reach it: {silent}"
+    # Each part is judged whatever the others found: the presenter gets every problem in one run.
+    with check.part():
+        rewrite = check.get(rewrite_url, "Frontend /api rewrite", rewrite_fix if site_up else start_frontend(target))
+        from_backend = rewrite.header("x-care2-origin") == "backend" and rewrite.status < 500
+        check.that(from_backend, "Frontend /api rewrite", "an answer from the backend",
+                   f"{rewrite.status} from {rewrite.header('x-care2-origin') or 'unknown'}", rewrite, rewrite_fix)
+    with check.part():
+        preflight = check.request(
+            "OPTIONS", target.api("/api/story/start"), "CORS preflight", silent,
+            headers={"origin": target.site_origin, "access-control-request-method": "POST",
+                     "access-control-request-headers": "content-type"},
+        )
+        allowed = preflight.header("access-control-allow-origin")
+        check.that(
+            allowed in (target.site_origin, "*"), f"CORS from {target.site_origin} to {target.api_origin}",
+            f"Access-Control-Allow-Origin: {target.site_origin}", f"{allowed or 'no such header'}", preflight,
+            f"add {target.site_origin} to the backend's CORS allow-list (the browser will refuse every API call)",
+        )
+    with check.part():
+        papi = check.get(target.site(target.paths.papi_probe), "Frontend /papi proxy", silent)
+        check.that(papi.status == 401, "Frontend /papi proxy without a session", 401, papi.status, papi,
+                   "the frontend's server-side proxy does not reach the backend")
+        check.that(papi.seconds <= target.budgets.papi, "Frontend /papi proxy time", f"<= {target.budgets.papi:g} s",
+                   f"{papi.seconds:.1f} s", papi)
     findings = apibase.judge(http, story_page_api_bases(target, http), target.site_url, target.api_url,
                              target.paths.api_live)
-    notes = "".join(f"; {note}" for note in check.weigh("API base in the Tell Your Story page's code", findings))
+    notes: list[str] = []
+    with check.part():
+        notes = check.weigh("API base in the Tell Your Story page's code", findings)
+    check.weigh("Frontend to backend", [])  # fails with every broken part's problem
     check.passed(f"rewrite, CORS for {target.site_origin} and /papi ({papi.timings.describe()}) all reach the "
-                 f"backend; from this site the page's code calls no other API{notes}")
+                 f"backend; from this site the page's code calls no other API{''.join(f'; {note}' for note in notes)}")
 
 
 def story_page_api_bases(target, http) -> list[apibase.ApiBase]:

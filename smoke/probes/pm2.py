@@ -23,7 +23,7 @@ from typing import Any
 import psutil
 
 from ..text import duration, one_line, size
-from . import fixes, ports, tunnel
+from . import fixes, ports, processes, tunnel
 from .findings import Finding
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -260,22 +260,24 @@ def between_runs(app: App) -> bool:
     return (app.status == "stopped" and app.pid > 0) or app.status in ("launching", "waiting restart")
 
 
-def care2_roots(target, listing: Jlist | PM2Error | None) -> dict[int, tuple[str, str]]:
-    """PID -> (what it is, how to restart it) of the processes Care2 consists of: PM2's apps, the holders of
-    the configured ports, cloudflared (unless it runs another named tunnel: not Care2's)."""
-    roots: dict[int, tuple[str, str]] = {}
+def care2_roots(target, listing: Jlist | PM2Error | None) -> dict[int, processes.Owner]:
+    """PID -> whose it is, of the processes Care2 consists of: PM2's apps, the holders of the configured ports,
+    cloudflared (unless it runs another named tunnel: not Care2's)."""
+    roots: dict[int, processes.Owner] = {}
     roles = {name: role for role, name in target.pm2.apps.items()}
     for app in apps_of(listing):
         if app.name in roles and app.pid > 0:
-            roots.setdefault(app.pid, (f"PM2 app {app.name}", f"pm2 restart {app.name}"))
+            roots.setdefault(app.pid, processes.Owner(f"PM2 app {app.name}", f"pm2 restart {app.name}",
+                                                      roles[app.name], app.status))
     for role in ports.ROLES:
         port = target.service_port(role)
         for listener in ports.listeners([port]) if port else []:
             if listener.pid:
-                roots.setdefault(listener.pid, (f"the {role} on port {port}", fixes.restart(target, role)))
+                roots.setdefault(listener.pid, processes.Owner(f"the {role} on port {port}",
+                                                               fixes.restart(target, role), role))
     for process in tunnel.care2_tunnels(target.tunnel.name):
-        roots.setdefault(process.pid, (f"cloudflared PID {process.pid}",
-                                       fixes.restart_tunnel(target, process.windows_service)))
+        roots.setdefault(process.pid, processes.Owner(f"cloudflared PID {process.pid}",
+                                                      fixes.restart_tunnel(target, process.windows_service), "tunnel"))
     return roots
 
 

@@ -242,6 +242,11 @@ ROLES = ("frontend", "backend", "proxy")
 HTTP_ROLES = ("frontend", "backend")
 
 
+def health_path(target, role: str) -> str:
+    """The path that asks the role's program whether it is alive (the proxy: any answer will do)."""
+    return {"frontend": target.paths.site_health, "backend": target.paths.api_live}.get(role, "/")
+
+
 def own_ports(target) -> set[int]:
     """The ports the environments file gives a service: no stray second instance can be found on them."""
     configured = {port for role in ROLES if (port := target.service_port(role))}
@@ -282,7 +287,7 @@ def judge(target, http: Client, listing: Jlist | PM2Error | None) -> list[Findin
         if not port:
             continue
         app_name = target.pm2.apps.get(role)
-        path = {"frontend": target.paths.site_health, "backend": target.paths.api_live}.get(role, "/")
+        path = health_path(target, role)
         holders = [identify(listener, http, path, apps) for listener in listening_on(port)]
         drifted = [] if role == "proxy" else second_instances(role, app_name, own, (
             identify(listener, http, path, apps)

@@ -1,4 +1,5 @@
-"""Processes as the OS sees them: command lines, parents, children, zombies and resident memory.
+"""Processes as the OS sees them: command lines, working folders, parents, children, states (zombie, stopped) and
+resident memory.
 
 >>> [member.describe() for member in family([48211]) if member.zombie]   # doctest: +SKIP
 ['PID 48260 (node) is a zombie (defunct), child of PID 48211']
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import psutil
 
@@ -15,6 +17,19 @@ from . import fixes
 from .findings import Finding
 
 GONE = (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess)
+# SIGSTOP (kill -STOP, Ctrl-Z) gives state T, a debugger t. psutil says "stopped" on Windows too, for a process
+# every thread of which is suspended (Process.suspend(), Sysinternals' pssuspend), and "running" otherwise.
+STOPPED = (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP)
+
+
+class Owner(NamedTuple):
+    """Whose a Care2 process is: what it is ("PM2 app careconnect-backend-prod"), how to restart it, its role, and
+    PM2's word for it when PM2 runs it ("online")."""
+
+    what: str
+    fix: str
+    role: str
+    pm2_status: str = ""
 
 
 @dataclass(frozen=True)
@@ -26,12 +41,27 @@ class ProcessState:
     root: int
     name: str
     cmdline: tuple[str, ...]
-    status: str  # psutil.STATUS_*: running, sleeping, zombie, ...
+    status: str  # psutil.STATUS_*: running, sleeping, zombie, stopped, ...
     rss: int | None  # resident memory in bytes; None when it may not be read
+    cwd: str | None = None  # its working folder; None when it may not be read
 
     @property
     def zombie(self) -> bool:
         return self.status == psutil.STATUS_ZOMBIE
+
+    @property
+    def stopped(self) -> bool:
+        """It runs no code until someone continues it: a stopped process accepts connections and answers none."""
+        return self.status in STOPPED
+
+    @property
+    def state(self) -> str:
+        """Its state in the OS's words, for a message: "stopped (state T)", on Windows "suspended"."""
+        if psutil.WINDOWS:  # read at each call: a Windows-shaped sample (fixtures/windows) sets it
+            return "suspended (every thread of it)" if self.stopped else self.status
+        if self.status == psutil.STATUS_TRACING_STOP:
+            return "stopped by a debugger (state t)"
+        return "stopped (state T)" if self.stopped else self.status
 
     @property
     def without_memory(self) -> bool:
@@ -97,21 +127,22 @@ def _state(process: psutil.Process, root: int) -> ProcessState | None:
     except psutil.AccessDenied:
         return ProcessState(process.pid, 0, root, "", (), "unknown", None)
     cmdline: tuple[str, ...] = ()
-    rss = None
+    rss = cwd = None
     if status != psutil.STATUS_ZOMBIE:
         try:
             cmdline = tuple(process.cmdline())
             rss = process.memory_info().rss
+            cwd = process.cwd()
         except GONE:
             pass
-    return ProcessState(process.pid, ppid, root, name, cmdline, status, rss)
+    return ProcessState(process.pid, ppid, root, name, cmdline, status, rss, cwd)
 
 
-def judge(members: list[ProcessState], owners: dict[int, tuple[str, str]]) -> list[Finding]:
-    """No zombie and no process without memory among Care2's; ``owners``: root PID -> (what it is, its restart)."""
+def judge(members: list[ProcessState], owners: dict[int, Owner]) -> list[Finding]:
+    """No zombie and no process without memory among Care2's; ``owners``: root PID -> whose it is."""
     findings = []
     for member in members:
-        owner, fix = owners[member.root]
+        owner, fix = owners[member.root].what, owners[member.root].fix
         if member.zombie:
             findings.append(Finding("fail", f"{member.describe()}, part of {owner}: its parent has not reaped it",
                                     f"{fix}; a zombie goes away when its parent exits"))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
@@ -21,7 +20,7 @@ from urllib.parse import urlsplit
 import psutil
 import yaml
 
-from ..text import duration
+from ..text import clock, duration
 from . import fixes
 from .findings import Finding
 from .http import Client, NoAnswer, is_loopback
@@ -347,10 +346,6 @@ def _loopback_url(address: str) -> str | None:
 
 
 # --- the judgement: (6) Tunnel: process stable ------------------------------------------------------------------------
-
-
-def clock(epoch: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
 
 
 def care2_tunnels(name: str) -> list[Cloudflared]:

@@ -1,0 +1,109 @@
+"""Care2 processes that PM2 (or their port) counts as running while they serve nothing: stopped, or hung.
+
+A stopped process (SIGSTOP, Ctrl-Z: state T; on Windows every thread suspended) runs no code, yet the OS still
+accepts connections on its ports for it: clients wait until they give up, and PM2 still says "online". A hung one
+(an event loop that never comes back) looks the same from outside while it runs. Both take a restart: a start
+does nothing for an app PM2 counts as online.
+
+>>> [still.what for still in find(target, http, pm2.care2_roots(target, listing))]   # doctest: +SKIP
+["PID 48211 (PM2 app careconnect-backend-prod, 'online') is stopped (state T): online in PM2 but stopped, ..."]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..text import clip
+from . import ports, processes
+from .findings import Finding
+from .http import Client, NoAnswer
+from .ports import Listener
+from .processes import Owner, ProcessState
+
+COMMAND_CHARS = 100  # of a child's command line in a message: enough to tell what it runs
+HUNG = "timeout"  # NoAnswer.kind of a server that accepted the connection and sent nothing back
+
+
+@dataclass(frozen=True)
+class Standstill:
+    """One Care2 process that serves nothing: who, what is wrong with it, how to get it going again."""
+
+    role: str
+    pid: int
+    what: str
+    fix: str
+    brief: str  # the what in short, for a fix elsewhere: "PID 7712 (child of PID 7677, ...) is stopped (state T)"
+    still_served: bool = False  # another process of the same app still answers: a risk, not yet a failure
+
+    def finding(self) -> Finding:
+        return Finding("warn" if self.still_served else "fail", self.what, self.fix)
+
+
+def find(target, http: Client, owners: dict[int, Owner], role: str = "") -> list[Standstill]:
+    """Every Care2 process (``owners``: pm2.care2_roots; of ``role`` only, if given) that is stopped, or whose port
+    accepts and answers nothing."""
+    owners = {pid: owner for pid, owner in owners.items() if role in ("", owner.role)}
+    members = processes.family(owners)
+    listening = ports.listeners()
+    found = []
+    for root, owner in owners.items():
+        family = [member for member in members if member.root == root]
+        held = [listener for listener in listening if any(listener.pid == member.pid for member in family)]
+        found += _stopped(owner, family, held) or _hung(target, http, owner, family, held)
+    return found
+
+
+def _stopped(owner: Owner, family: list[ProcessState], held: list[Listener]) -> list[Standstill]:
+    stopped = {member.pid for member in family if member.stopped}
+    serving = [listener for listener in held if listener.pid not in stopped]
+    found = []
+    for member in (member for member in family if member.stopped):
+        own = [listener for listener in held if listener.pid == member.pid]
+        what = f"{_who(member, owner, family)} is {member.state}"
+        if owner.pm2_status == "online":
+            what += ": online in PM2 but stopped"
+        if own:
+            what += f"; port {', '.join(str(listener.port) for listener in own)} accepts connections for it and " \
+                    "nothing answers"
+        elif serving:
+            what += (f"; the app still answers through PID {serving[0].pid}, but nothing runs in PID {member.pid} "
+                     "until it is continued or killed")
+        brief = f"{_who(member, owner, family, short=True)} is {member.state}"
+        found.append(Standstill(owner.role, member.pid, what, _restart(owner), brief, bool(serving) and not own))
+    return found
+
+
+def _hung(target, http: Client, owner: Owner, family: list[ProcessState], held: list[Listener]) -> list[Standstill]:
+    """The app's listener on its configured port accepts, then says nothing within the read budget."""
+    port = target.service_port(owner.role) if owner.role in ports.ROLES else 0
+    for listener in (listener for listener in held if port and listener.port == port):
+        try:
+            http.get(listener.url + ports.health_path(target, owner.role))
+        except NoAnswer as failure:
+            if failure.kind == HUNG:
+                member = next(member for member in family if member.pid == listener.pid)
+                hangs = f"accepts connections on port {port} but answers nothing in {http.read:g} s: it hangs"
+                what = f"{_who(member, owner, family)} {hangs}" + (
+                    ", online in PM2" if owner.pm2_status == "online" else "")
+                return [Standstill(owner.role, member.pid, what, _restart(owner),
+                                   f"{_who(member, owner, family, short=True)} {hangs}")]
+    return []
+
+
+def _who(member: ProcessState, owner: Owner, family: list[ProcessState], short: bool = False) -> str:
+    """'PID 7677 (PM2 app careconnect-backend-prod, 'online')', or a child of it by its command line (clipped;
+    ``short``: without it)."""
+    root = next(process for process in family if process.pid == member.root)
+    whose = owner.what + (f", {owner.pm2_status!r}" if owner.pm2_status else "")
+    if member.pid == root.pid:
+        return f"PID {member.pid} ({whose})"
+    if short:
+        return f"PID {member.pid} (child of PID {root.pid}, {whose})"
+    command = clip(ports.command_line(member.cmdline) or member.name, COMMAND_CHARS)
+    return f"PID {member.pid} ({command}), child of PID {root.pid} ({whose}),"
+
+
+def _restart(owner: Owner) -> str:
+    if owner.pm2_status == "online":
+        return f"restart it, not start it (PM2 counts it as online): {owner.fix}"
+    return f"restart it: {owner.fix}"
