@@ -72,7 +72,8 @@ CASES = [
                          "pm2 restart careconnect-backend-prod"),
           "database": ("is stopped (state T)", "pm2 restart careconnect-backend-prod"),
           "frontend_to_backend": ("the backend does not answer at http://localhost:{be}, so the rewrite cannot reach "
-                                  "it: PID {pid_backend_server} (child of PID {pid_backend}", "pm2 restart careconnect-backend-prod")}),
+                                  "it: PID {pid_backend_server} (child of PID {pid_backend}",
+                                  "pm2 restart careconnect-backend-prod")}),
     case("db-down", "local", {"database"}, {"database": ("services.db.ok is false",)}),
     case("db-degraded-200", "local", {"database"}, {"database": ("answered 200", "hides a database failure")}),
     # The backend alive, its database query waiting forever: the database is to blame, not the backend's port.
