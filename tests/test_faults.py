@@ -117,6 +117,13 @@ CASES = [
     case("api-base-3003", "local", {"frontend_to_backend"},
          {"frontend_to_backend": ("API base", "sends the story to http://localhost:{dead}", "connection refused",
                                   "not to the configured API http://localhost:{be}")}),
+    # The build's rewrite names a dead port: the line says where the build sends /api and where the backend listens.
+    case("rewrite-built-elsewhere", "local", {"frontend_to_backend"},
+         {"frontend_to_backend": ("Frontend /api rewrite: expected an answer from the backend, got 500 from frontend; "
+                                  "the frontend in {fe_folder} was built with /api → http://localhost:{dead}/api "
+                                  "(build ", "while the backend listens on {be}",
+                                  "rebuild the frontend with NEXT_PUBLIC_API_URL at the backend's port",
+                                  "pm2 restart careconnect-frontend-prod")}),
     case("cors-blocked", "local", {"frontend_to_backend"},
          {"frontend_to_backend": ("CORS", "http://localhost:{fe}", "Access-Control-Allow-Origin")}),
     # Faults only the walk meets (tests/test_walk.py): every other check stays green.
@@ -163,7 +170,8 @@ def facts(stage: Stage) -> dict[str, object]:
     config = stage.workdir / "cloudflared" / "config.yml"
     found = {"fe": stage.ports["frontend"], "be": stage.ports["backend"], "be_listen": stage.ports["backend_listen"],
              "dead": stage.ports.get("dead"), "tunnel": stage.tunnel_name, "config": config,
-             "eco": stage.workdir / "ecosystem.json", "config_changed": clock(config.stat().st_mtime),
+             "eco": stage.workdir / "ecosystem.json", "fe_folder": stage.frontend_folder,
+             "config_changed": clock(config.stat().st_mtime),
              "tunnel_started": clock(stage.processes["cloudflared"].create_time())}
     found |= {f"pid_{name.replace('-', '_')}": process.pid for name, process in stage.processes.items()}
     if "backend" in stage.processes:  # the launcher's child listens, as tsx's does
@@ -217,3 +225,19 @@ def test_a_frozen_backend_without_pm2_is_named_behind_the_rewrite(tmp_path, run_
             in run.message("frontend_to_backend")), run.output
     assert (f"Processes: PID {listener.pid} (the backend on port {be}) is stopped (state T); port {be} accepts "
             "connections for it and nothing answers" in run.message("processes")), run.output
+
+
+def test_check_5_reports_each_of_its_problems(tmp_path, run_predemo):
+    """Three faults behind check 5 at once (rewrite, CORS, API base): one run names all three, each with its fix."""
+    faults = {"rewrite-built-elsewhere", "cors-blocked", "api-base-3003"}
+    with Stage(faults=faults, workdir=tmp_path / "stage", pm2=False) as stage:
+        run = run_predemo(stage.env_file, "local", "predemo and not browser and not host")
+        fe, be, dead = stage.ports["frontend"], stage.ports["backend"], stage.ports["dead"]
+    message = run.message("frontend_to_backend")
+    assert "Frontend to backend: 3 problems" in message, run.output
+    assert "  - Frontend /api rewrite: expected an answer from the backend, got 500 from frontend" in message
+    assert f"  - CORS from http://localhost:{fe} to http://localhost:{be}: expected Access-Control-Allow-Origin" \
+        in message
+    assert (f"  - API base in the Tell Your Story page's code: the Tell Your Story page served from localhost:{fe} "
+            f"sends the story to http://localhost:{dead}") in message, message
+    assert message.count("    fix: ") == 3, message

@@ -23,6 +23,7 @@ import pytest
 from fixtures.stage import FAULTS, Stage, StageError
 from fixtures.stage import pm2 as stage_pm2
 from fixtures.stage.faults import NEEDS_PM2
+from smoke.probes.build import read as read_build
 from smoke.probes.ports import listening_on
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,6 +179,20 @@ def test_processes_look_like_the_real_ones(stage):
     # as `tsx src/server.ts`: the backend process started is not the listener, its child is
     (holder,) = listening_on(stage.ports["backend"])
     assert [child.pid for child in stage.processes["backend"].children()] == [holder.pid]
+
+
+def test_the_frontend_runs_in_its_build_folder_and_applies_its_rewrite(stage, http):
+    """As `next start`: the frontend's working folder holds Next's build, whose routes manifest is the rewrite it
+    applies (shared/care2-target.md; the manifest's shape is the real app's)."""
+    (holder,) = [listener for listener in listening_on(stage.ports["frontend"]) if listener.pid]
+    assert psutil.Process(holder.pid).cwd() == str(stage.frontend_folder)
+    build = read_build(str(stage.frontend_folder))
+    assert len(build.build_id) == 21 and build.built <= time.time()
+    (rewrite,) = build.rewrites
+    assert (rewrite.source, rewrite.destination) == ("/api/:path*", f"http://localhost:{stage.ports['backend']}/api/:path*")
+    assert rewrite.applies_to("/api/c2c-smoke-rewrite-probe") and not rewrite.applies_to("/apiary")
+    answer = get(http, stage, "frontend", "/api/c2c-smoke-rewrite-probe")
+    assert answer.headers["x-care2-origin"] == "backend" and answer.status_code == 404
 
 
 def test_pages_have_the_real_shapes(stage, http):
@@ -456,6 +471,25 @@ def quick_tunnel(s, h):
     assert_cf_error(get(h, s, "edge_site"), 530, 1033)
 
 
+def backend_stopped(s, h):
+    (listener,) = s.processes["backend"].children()
+    assert listener.status() == psutil.STATUS_STOPPED  # only the stage's own listener, state T
+    assert s.processes["backend"].status() != psutil.STATUS_STOPPED
+    assert s.jlist()[APPS["backend"]]["pm2_env"]["status"] == "online"
+    assert accepts("127.0.0.1", s.ports["backend"])  # the OS still accepts for it
+    assert_times_out(h, s, "backend")
+    s.stop()
+    assert not listener.is_running() or listener.status() == psutil.STATUS_ZOMBIE  # continued, then ended
+
+
+def rewrite_built_elsewhere(s, h):
+    build = read_build(s.frontend_folder)
+    assert build.rewrite_for("/api/x").base == f"http://localhost:{s.ports['dead']}/api"
+    answer = get(h, s, "frontend", "/api/health")
+    assert (answer.status_code, answer.text) == (500, "Internal Server Error")  # Next's answer to a refused proxy
+    assert_refused(s, "dead")
+
+
 # What the catalog says must be seen when a fault is on: one check per fault.
 FAULT_CHECKS = {
     "frontend-down": frontend_down, "backend-down": backend_down, "db-down": db_down,
@@ -466,10 +500,11 @@ FAULT_CHECKS = {
     "api-base-3003": api_base_3003, "cors-blocked": cors_blocked, "mic-blocked": mic_blocked,
     "story-start-500": story_start_500, "processing-stuck": processing_stuck, "slow-health": slow_health,
     "hang": hang, "pm2-zombie": pm2_zombie, "pm2-restart-loop": pm2_restart_loop, "tunnel-stale": tunnel_stale,
-    "tunnel-fresh": tunnel_fresh, "quick-tunnel": quick_tunnel,
+    "tunnel-fresh": tunnel_fresh, "quick-tunnel": quick_tunnel, "backend-stopped": backend_stopped,
+    "rewrite-built-elsewhere": rewrite_built_elsewhere,
 }
 # Faults made of or seen through PM2 run the stage under PM2; the others without it (quicker).
-PM2_FAULTS = NEEDS_PM2 | {"tunnel-fresh"}
+PM2_FAULTS = NEEDS_PM2 | {"tunnel-fresh", "backend-stopped"}
 
 
 def test_every_fault_has_a_check():

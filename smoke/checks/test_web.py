@@ -2,7 +2,7 @@
 
 import pytest
 
-from smoke.probes import apibase
+from smoke.probes import apibase, fixes
 from smoke.probes.health import DatabaseReadiness, DatabaseStatus, Liveness
 from smoke.probes.http import NoAnswer
 from smoke.probes.pages import Page, absolute, classify
@@ -37,6 +37,20 @@ def silent_backend(target, http, request) -> str:
         if stuck:
             return f"{stuck[0].brief}: {stuck[0].fix}"
     return start_backend(target)
+
+
+def rewrite_in_build(target, request):
+    """What the frontend's build on this host does with the rewrite probe's path, against the backend's ports."""
+    from smoke.probes import build  # psutil, PM2's list: only on the app's host, only for a failed rewrite
+
+    listing = request.getfixturevalue("pm2_list")
+    return build.built_rewrite(build.frontend_folder(target, listing), target.paths.rewrite_probe,
+                               build.backend_ports(target, listing))
+
+
+def reaches_backend(answer) -> bool:
+    """An answer through the frontend's rewrite that the backend gave (a 4xx of its own counts: it was reached)."""
+    return answer.header("x-care2-origin") == "backend" and answer.status < 500
 
 
 def answers(http, url: str, origin: str = "") -> bool:
@@ -171,12 +185,22 @@ def test_frontend_to_backend(target, check, http, request):
         rewrite_fix = "the frontend's NEXT_PUBLIC_API_URL does not point at the running backend: fix it and rebuild"
     else:  # the rewrite may be right while nothing answers where it leads (the backend down or hung)
         rewrite_fix = f"the backend does not answer at {target.api_url}, so the rewrite cannot reach it: {silent}"
+    try:  # asked at the run's start too
+        reached = reaches_backend(http.get(rewrite_url))
+    except NoAnswer:
+        reached = False
+    built = rewrite_in_build(target, request) if target.host_checks and not reached else None
+    if built is not None and built.elsewhere:
+        rewrite_fix = (f"rebuild the frontend with NEXT_PUBLIC_API_URL at the backend's port (next build in its "
+                       f"folder: the rewrite is fixed at build time), then {fixes.restart(target, 'frontend')}")
     # Each part is judged whatever the others found: the presenter gets every problem in one run.
     with check.part():
-        rewrite = check.get(rewrite_url, "Frontend /api rewrite", rewrite_fix if site_up else start_frontend(target))
-        from_backend = rewrite.header("x-care2-origin") == "backend" and rewrite.status < 500
-        check.that(from_backend, "Frontend /api rewrite", "an answer from the backend",
-                   f"{rewrite.status} from {rewrite.header('x-care2-origin') or 'unknown'}", rewrite, rewrite_fix)
+        in_build = f"; {built.sentence}" if built else ""
+        rewrite = check.get(rewrite_url, "Frontend /api rewrite",
+                            (rewrite_fix if site_up else start_frontend(target)) + in_build)
+        seen = f"{rewrite.status} from {rewrite.header('x-care2-origin') or 'unknown'}{in_build}"
+        check.that(reaches_backend(rewrite), "Frontend /api rewrite", "an answer from the backend", seen, rewrite,
+                   rewrite_fix)
     with check.part():
         preflight = check.request(
             "OPTIONS", target.api("/api/story/start"), "CORS preflight", silent,

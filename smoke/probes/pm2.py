@@ -58,6 +58,7 @@ class App:
     port: str = ""  # PORT in the environment PM2 started it with
     script: str = ""  # pm2_env.pm_exec_path: what PM2 runs
     interpreter: str = ""  # pm2_env.exec_interpreter: what runs it ("none" for a binary)
+    cwd: str = ""  # pm2_env.pm_cwd: the folder PM2 starts it in
 
     @classmethod
     def read(cls, entry: Mapping[str, Any]) -> App:
@@ -77,6 +78,7 @@ class App:
             port=str(inner_env.get("PORT", env.get("PORT", "")) or ""),
             script=str(env.get("pm_exec_path") or ""),
             interpreter=str(env.get("exec_interpreter") or ""),
+            cwd=str(env.get("pm_cwd") or ""),
         )
 
     @property
