@@ -104,15 +104,14 @@ class Check:
         for finding in findings:
             if finding.severity == "warn":
                 self.warn(f"{title}: {finding.what}" + (f"; fix: {finding.fix}" if finding.fix else ""))
-        failures = [Finding("fail", f"{title}: {finding.what}", finding.fix)
-                    for finding in findings if finding.severity == "fail"]
-        if not self._parts:
-            failures, self.broken = [*self.broken, *failures], []
-        if len(failures) == 1:
-            self.fail(failures[0].what, fix=failures[0].fix)
-        if failures:
-            lines = [f"{title}: {len(failures)} problems"]
-            for finding in failures:
+        failures = [finding for finding in findings if finding.severity == "fail"]
+        broken, self.broken = (self.broken, []) if not self._parts else ([], self.broken)  # they carry their own words
+        if len(broken) + len(failures) == 1:
+            only = (broken or failures)[0]
+            self.fail(only.what if broken else f"{title}: {only.what}", fix=only.fix)
+        if broken or failures:
+            lines = [f"{title}: {len(broken) + len(failures)} problems"]
+            for finding in [*broken, *failures]:
                 lines.append("  - " + finding.what.replace("\n", "\n  "))
                 if finding.fix:
                     lines.append(f"    fix: {finding.fix}")

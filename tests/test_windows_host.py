@@ -6,22 +6,25 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import socket
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import psutil
 import pytest
 from test_host_probes import IPV6
 
-from fixtures.windows.host import WindowsHost, sample
+from fixtures.windows.host import WindowsHost, sample, windows_folder
 from smoke.conditions import Check
-from smoke.probes import appconfig, pm2, ports, processes, tunnel
+from smoke.probes import appconfig, build, pm2, ports, processes, standstill, tunnel
 from smoke.probes.findings import Finding
 from smoke.probes.http import Client
 from smoke.probes.pm2 import App, Jlist, parse_jlist
 from smoke.target import load_target
 from tests.conftest import serving
 
+ROOT = Path(__file__).resolve().parents[1]
 pytestmark = IPV6  # the frontend and Caddy listen on a dual-stack socket, reached at ::1
 SERVICE_CONFIG = r"C:\Windows\System32\config\systemprofile\.cloudflared\config.yml"
 JSON = {"content-type": "application/json"}
@@ -49,7 +52,7 @@ def windows(monkeypatch, tmp_path):
             lambda cls, path: read(cls, config if str(path) == SERVICE_CONFIG else path)))
         client = Client(connect=1.0, read=1.0, retry_delay=0.0)
         yield SimpleNamespace(
-            host=lambda name: WindowsHost(name, **found).install(monkeypatch),
+            host=lambda name: WindowsHost(name, **found).install(monkeypatch), ports=found,
             jlist=lambda name: parse_jlist(sample(name, **found)),
             target=lambda **settings: load_target("local", environ={
                 "SMOKE_PORTS_FRONTEND": str(found["frontend"]), "SMOKE_PORTS_BACKEND": str(found["backend"]),
@@ -83,7 +86,9 @@ def processes_check(windows, target, listing):
     now = time.time()
     findings = pm2.judge(target, listing, now, pm2.watched(target, listing, now))
     owners = pm2.care2_roots(target, listing)
-    return judged("Processes", findings + processes.judge(processes.family(owners), owners), windows.http)
+    findings += processes.judge(processes.family(owners), owners) + [
+        still.finding() for still in standstill.find(target, windows.http, owners)]
+    return judged("Processes", findings, windows.http)
 
 
 def without(listing: Jlist, name: str) -> Jlist:
@@ -216,3 +221,48 @@ def test_a_windows_config_path_is_absolute_on_any_os():
     assert str(process.config_path) == SERVICE_CONFIG and process.windows_service
     relative = tunnel.Cloudflared(1, (), 0.0, "/srv/care2", tunnel.parse_command(["cloudflared", "--config", "c.yml"]))
     assert relative.config_path == Path("/srv/care2/c.yml") and not relative.windows_service
+
+
+def test_a_suspended_backend_is_red_named_as_windows_says_it(windows):
+    """psutil on Windows: "stopped" when every thread of the process is suspended (there is no state T)."""
+    host = windows.host("host-pm2-windows.json")
+    host.processes[5120]["status"] = psutil.STATUS_STOPPED
+    failed, _ = processes_check(windows, windows.target(), windows.jlist("jlist-pm2-windows.json"))
+    assert failed.startswith(
+        "Processes: PID 5120 (PM2 app careconnect-backend-prod, 'online') is suspended (every thread of it): online in "
+        f"PM2 but suspended; port {windows.ports['backend']} accepts connections for it and nothing answers"), failed
+    assert "fix: restart it, not start it (PM2 counts it as online): pm2 restart careconnect-backend-prod" in failed
+    assert "state T" not in failed
+
+
+def test_a_backend_that_accepts_and_answers_nothing_hangs(windows):
+    host = windows.host("host-pm2-windows.json")
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # the OS accepts for it; nobody ever answers
+        port = silent.getsockname()[1]
+        host.listening = [(pid, ip, port if pid == 5120 else listened) for pid, ip, listened in host.listening]
+        listing = windows.jlist("jlist-pm2-windows.json")
+        failed, _ = processes_check(windows, windows.target(SMOKE_PORTS_BACKEND=str(port)), listing)
+    assert (f"PID 5120 (PM2 app careconnect-backend-prod, 'online') accepts connections on port {port} but answers "
+            "nothing in 1 s: it hangs, online in PM2") in failed, failed
+    assert "restart it, not start it" in failed and "is stopped" not in failed
+
+
+@pytest.mark.skipif(Path(r"C:\Users").is_absolute(), reason="makes the sample's Windows folder as one relative name")
+def test_a_frontend_built_for_another_port_is_named_in_its_windows_folder(windows, monkeypatch, tmp_path):
+    """The frontend's folder is its process's working folder (psutil's cwd), its build Next's .next as Next writes it
+    on any OS (the real app's routes manifest, built for port 3002)."""
+    windows.host("host-pm2-windows.json")
+    folder = r"C:\Users\care2\Care2system\frontend"
+    monkeypatch.chdir(tmp_path)
+    dist = windows_folder(tmp_path, folder) / ".next"
+    dist.mkdir(parents=True)
+    real = (ROOT / "fixtures" / "next" / "routes-manifest.json").read_text(encoding="utf-8")
+    (dist / "routes-manifest.json").write_text(real.replace("localhost:3001", "localhost:3002"), encoding="utf-8")
+    (dist / "BUILD_ID").write_text("G8Eeowanj38eOFCvROaVQ", encoding="utf-8")
+    target, listing = windows.target(), windows.jlist("jlist-pm2-windows.json")
+    assert build.frontend_folder(target, listing) == folder
+    built = build.built_rewrite(folder, target.paths.rewrite_probe, build.backend_ports(target, listing))
+    assert built.elsewhere
+    assert built.sentence.startswith(rf"the frontend in {folder} was built with /api → http://localhost:3002/api "
+                                     "(build G8Eeowanj38eOFCvROaVQ, built ")
+    assert built.sentence.endswith(f"while the backend listens on {windows.ports['backend']}")

@@ -54,23 +54,29 @@ def find(target, http: Client, owners: dict[int, Owner], role: str = "") -> list
 
 
 def _stopped(owner: Owner, family: list[ProcessState], held: list[Listener]) -> list[Standstill]:
-    stopped = {member.pid for member in family if member.stopped}
-    serving = [listener for listener in held if listener.pid not in stopped]
-    found = []
-    for member in (member for member in family if member.stopped):
+    """The app's stopped processes, as one standstill named by the one that matters most (a listener)."""
+    stopped = [member for member in family if member.stopped]
+    serving = [listener for listener in held if listener.pid not in {member.pid for member in stopped}]
+    said = []
+    for member in stopped:
         own = [listener for listener in held if listener.pid == member.pid]
         what = f"{_who(member, owner, family)} is {member.state}"
         if owner.pm2_status == "online":
-            what += ": online in PM2 but stopped"
+            what += f": online in PM2 but {member.state.split(' (')[0]}"
         if own:
             what += f"; port {', '.join(str(listener.port) for listener in own)} accepts connections for it and " \
                     "nothing answers"
         elif serving:
             what += (f"; the app still answers through PID {serving[0].pid}, but nothing runs in PID {member.pid} "
                      "until it is continued or killed")
-        brief = f"{_who(member, owner, family, short=True)} is {member.state}"
-        found.append(Standstill(owner.role, member.pid, what, _restart(owner), brief, bool(serving) and not own))
-    return found
+        said.append((bool(own), member, what))
+    if not said:
+        return []
+    said.sort(key=lambda entry: not entry[0])  # a stopped listener first: it is why nothing answers
+    listens, member, _ = said[0]
+    brief = f"{_who(member, owner, family, short=True)} is {member.state}"
+    return [Standstill(owner.role, member.pid, "; ".join(what for _, _, what in said), _restart(owner), brief,
+                       bool(serving) and not listens)]
 
 
 def _hung(target, http: Client, owner: Owner, family: list[ProcessState], held: list[Listener]) -> list[Standstill]:
