@@ -118,10 +118,13 @@ def _rewrites(listed) -> tuple[Rewrite, ...]:
 
 
 def frontend_folder(target, listing: pm2.Jlist | pm2.PM2Error | None) -> str | None:
-    """The folder the frontend runs in: the first of its processes (PM2's, else the holder of its port, then their
-    children) whose working folder holds a Next build, else PM2's pm_cwd for it; None when neither is known."""
-    roots = [pid for pid, owner in pm2.care2_roots(target, listing).items() if owner.role == "frontend"]
-    folders = [member.cwd for member in processes.family(roots) if member.cwd]
+    """The folder the frontend runs in: the first of its processes (the holder of its port, whose build visitors
+    get, then PM2's app, each with its children) whose working folder holds a Next build, else the first working
+    folder, else PM2's pm_cwd for it; None when none is known."""
+    port = target.ports.frontend
+    roots = [listener.pid for listener in (ports.listeners([port]) if port else []) if listener.pid]
+    roots += [pid for pid, owner in pm2.care2_roots(target, listing).items() if owner.role == "frontend"]
+    folders = [member.cwd for root in roots for member in processes.family([root]) if member.cwd]
     app = next((app for app in pm2.apps_of(listing) if app.name == target.pm2.apps.get("frontend")), None)
     folders += [app.cwd] if app is not None and app.cwd else []
     return next((folder for folder in folders if (Path(folder) / DIST / "BUILD_ID").is_file()), None) \

@@ -80,20 +80,28 @@ def _stopped(owner: Owner, family: list[ProcessState], held: list[Listener]) -> 
 
 
 def _hung(target, http: Client, owner: Owner, family: list[ProcessState], held: list[Listener]) -> list[Standstill]:
-    """The app's listener on its configured port accepts, then says nothing within the read budget."""
+    """The app's listener on its configured port accepts, then says nothing within the read budget, to its health
+    path and to / alike (one slow handler is not a hung process: API health judges its time)."""
     port = target.service_port(owner.role) if owner.role in ports.ROLES else 0
+    paths = dict.fromkeys([ports.health_path(target, owner.role), "/"])
     for listener in (listener for listener in held if port and listener.port == port):
-        try:
-            http.get(listener.url + ports.health_path(target, owner.role))
-        except NoAnswer as failure:
-            if failure.kind == HUNG:
-                member = next(member for member in family if member.pid == listener.pid)
-                hangs = f"accepts connections on port {port} but answers nothing in {http.read:g} s: it hangs"
-                what = f"{_who(member, owner, family)} {hangs}" + (
-                    ", online in PM2" if owner.pm2_status == "online" else "")
-                return [Standstill(owner.role, member.pid, what, _restart(owner),
-                                   f"{_who(member, owner, family, short=True)} {hangs}")]
+        if all(_silent(http, listener.url + path) for path in paths):
+            member = next(member for member in family if member.pid == listener.pid)
+            hangs = f"accepts connections on port {port} but answers nothing in {http.read:g} s: it hangs"
+            online = ", online in PM2" if owner.pm2_status == "online" else ""
+            what = f"{_who(member, owner, family)} {hangs}{online}"
+            return [Standstill(owner.role, member.pid, what, _restart(owner),
+                               f"{_who(member, owner, family, short=True)} {hangs}")]
     return []
+
+
+def _silent(http: Client, url: str) -> bool:
+    """Connected, then no answer within the read budget."""
+    try:
+        http.get(url)
+    except NoAnswer as failure:
+        return failure.kind == HUNG
+    return False
 
 
 def _who(member: ProcessState, owner: Owner, family: list[ProcessState], short: bool = False) -> str:
