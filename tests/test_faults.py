@@ -119,7 +119,7 @@ CASES = [
                                   "not to the configured API http://localhost:{be}")}),
     # The build's rewrite names a dead port: the line says where the build sends /api and where the backend listens.
     case("rewrite-built-elsewhere", "local", {"frontend_to_backend"},
-         {"frontend_to_backend": ("Frontend /api rewrite: expected an answer from the backend, got 500 from frontend; "
+         {"frontend_to_backend": ("Frontend /api rewrite: expected an answer from the backend, got 500 from unknown; "
                                   "the frontend in {fe_folder} was built with /api → http://localhost:{dead}/api "
                                   "(build ", "while the backend listens on {be}",
                                   "rebuild the frontend with NEXT_PUBLIC_API_URL at the backend's port",
@@ -235,7 +235,7 @@ def test_check_5_reports_each_of_its_problems(tmp_path, run_predemo):
         fe, be, dead = stage.ports["frontend"], stage.ports["backend"], stage.ports["dead"]
     message = run.message("frontend_to_backend")
     assert "Frontend to backend: 3 problems" in message, run.output
-    assert "  - Frontend /api rewrite: expected an answer from the backend, got 500 from frontend" in message
+    assert "  - Frontend /api rewrite: expected an answer from the backend, got 500 from unknown" in message
     assert f"  - CORS from http://localhost:{fe} to http://localhost:{be}: expected Access-Control-Allow-Origin" \
         in message
     assert (f"  - API base in the Tell Your Story page's code: the Tell Your Story page served from localhost:{fe} "

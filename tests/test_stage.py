@@ -486,7 +486,9 @@ def rewrite_built_elsewhere(s, h):
     build = read_build(s.frontend_folder)
     assert build.rewrite_for("/api/x").base == f"http://localhost:{s.ports['dead']}/api"
     answer = get(h, s, "frontend", "/api/health")
-    assert (answer.status_code, answer.text) == (500, "Internal Server Error")  # Next's answer to a refused proxy
+    # Next's answer to a rewrite it cannot proxy, as the real app's: bare, not even its own X-Care2-Origin
+    assert (answer.status_code, answer.text) == (500, "Internal Server Error")
+    assert "x-care2-origin" not in answer.headers and "content-type" not in answer.headers
     assert_refused(s, "dead")
 
 
