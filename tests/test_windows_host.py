@@ -260,8 +260,9 @@ def test_a_frontend_built_for_another_port_is_named_in_its_windows_folder(window
     (dist / "routes-manifest.json").write_text(real.replace("localhost:3001", "localhost:3002"), encoding="utf-8")
     (dist / "BUILD_ID").write_text("G8Eeowanj38eOFCvROaVQ", encoding="utf-8")
     target, listing = windows.target(), windows.jlist("jlist-pm2-windows.json")
-    assert build.frontend_folder(target, listing) == folder
-    built = build.built_rewrite(folder, target.paths.rewrite_probe, build.backend_ports(target, listing))
+    owners = pm2.care2_roots(target, listing)
+    assert build.frontend_folder(target, listing, owners) == folder
+    built = build.built_rewrite(folder, target.paths.rewrite_probe, build.backend_ports(owners))
     assert built.elsewhere
     assert built.sentence.startswith(rf"the frontend in {folder} was built with /api → http://localhost:3002/api "
                                      "(build G8Eeowanj38eOFCvROaVQ, built ")

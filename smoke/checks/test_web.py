@@ -41,11 +41,12 @@ def silent_backend(target, http, request) -> str:
 
 def rewrite_in_build(target, request):
     """What the frontend's build on this host does with the rewrite probe's path, against the backend's ports."""
-    from smoke.probes import build  # psutil, PM2's list: only on the app's host, only for a failed rewrite
+    from smoke.probes import build, pm2  # psutil, PM2's list: only on the app's host, only for a failed rewrite
 
     listing = request.getfixturevalue("pm2_list")
-    return build.built_rewrite(build.frontend_folder(target, listing), target.paths.rewrite_probe,
-                               build.backend_ports(target, listing))
+    owners = pm2.care2_roots(target, listing)
+    return build.built_rewrite(build.frontend_folder(target, listing, owners), target.paths.rewrite_probe,
+                               build.backend_ports(owners))
 
 
 def reaches_backend(answer) -> bool:

@@ -117,13 +117,13 @@ def _rewrites(listed) -> tuple[Rewrite, ...]:
 # --- where the build is, and what it means for the rewrite -----------------------------------------------------------
 
 
-def frontend_folder(target, listing: pm2.Jlist | pm2.PM2Error | None) -> str | None:
+def frontend_folder(target, listing: pm2.Jlist | pm2.PM2Error | None, owners: dict[int, processes.Owner]) -> str | None:
     """The folder the frontend runs in: the first of its processes (the holder of its port, whose build visitors
-    get, then PM2's app, each with its children) whose working folder holds a Next build, else the first working
-    folder, else PM2's pm_cwd for it; None when none is known."""
+    get, then the others of ``owners``: pm2.care2_roots, each with its children) whose working folder holds a Next
+    build, else the first working folder, else PM2's pm_cwd for it; None when none is known."""
     port = target.ports.frontend
     roots = [listener.pid for listener in (ports.listeners([port]) if port else []) if listener.pid]
-    roots += [pid for pid, owner in pm2.care2_roots(target, listing).items() if owner.role == "frontend"]
+    roots += [pid for pid, owner in owners.items() if owner.role == "frontend"]
     folders = [member.cwd for root in roots for member in processes.family([root]) if member.cwd]
     app = next((app for app in pm2.apps_of(listing) if app.name == target.pm2.apps.get("frontend")), None)
     folders += [app.cwd] if app is not None and app.cwd else []
@@ -131,9 +131,9 @@ def frontend_folder(target, listing: pm2.Jlist | pm2.PM2Error | None) -> str | N
         or next(iter(folders), None)
 
 
-def backend_ports(target, listing: pm2.Jlist | pm2.PM2Error | None) -> list[int]:
-    """The ports the backend's processes (PM2's, else the holder of its port, and their children) listen on."""
-    roots = [pid for pid, owner in pm2.care2_roots(target, listing).items() if owner.role == "backend"]
+def backend_ports(owners: dict[int, processes.Owner]) -> list[int]:
+    """The ports the backend's processes (of ``owners``: pm2.care2_roots; and their children) listen on."""
+    roots = [pid for pid, owner in owners.items() if owner.role == "backend"]
     pids = {member.pid for member in processes.family(roots)}
     return sorted({listener.port for listener in ports.listeners() if listener.pid in pids})
 
