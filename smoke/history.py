@@ -4,6 +4,8 @@
 
 A GO thirty minutes before a demo says nothing about minute twenty-nine: a check that was red in a
 recent run of the same target is a warning now ("flapped: red at 13:05 and 13:20"), even when green.
+Each line also keeps how long each check's main request took (the walk: each step), with its budget,
+so that the page shows per check its uptime, its response times against the budget, and the incidents.
 
 >>> entry = Entry("2026-12-03T13:05:00+00:00", "local", "http://localhost:3000", "http://localhost:3001",
 ...               "NO-GO", {"API health": ("failed", "API health: no answer")})
@@ -38,16 +40,21 @@ class Entry:
     api_url: str
     state: str
     checks: dict[str, tuple[str, str]] = field(default_factory=dict)  # checklist line -> (state, line)
+    # checklist line -> {request or walk step: [seconds, budget or None]}; older lines have none
+    times: dict[str, dict[str, list[float | None]]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, verdict: Verdict, about: dict, when: datetime) -> Entry:
         checks: dict[str, tuple[str, str]] = {}
+        times: dict[str, dict[str, list[float | None]]] = {}
         for outcome in verdict.outcomes:  # Ports has two checks: the line is red when either is
             if outcome.state in ("passed", "failed", "error"):
                 state, line = checks.get(outcome.label, ("passed", ""))
                 checks[outcome.label] = ("failed", line or _line(outcome)) if outcome.red else (state, line)
+                if outcome.timings and outcome.label not in times:
+                    times[outcome.label] = {what: list(took) for what, took in outcome.timings.items()}
         return cls(when.isoformat(timespec="seconds"), str(about.get("environment", "")),
-                   str(about.get("site_url", "")), str(about.get("api_url", "")), verdict.state, checks)
+                   str(about.get("site_url", "")), str(about.get("api_url", "")), verdict.state, checks, times)
 
     @property
     def when(self) -> datetime:
