@@ -17,13 +17,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import statistics
 import sys
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .verdict import Outcome, Verdict
+from . import charts
+from .text import duration
+from .verdict import GO, GO_WITH_WARNINGS, NO_GO, Outcome, Verdict
 
 FILE_NAME = "history.jsonl"
 # What `care2-predemo watch` tells each of its runs, so that latest.html reloads itself and counts down.
@@ -136,26 +140,162 @@ def _line(outcome: Outcome) -> str:
 
 def cell(entry: Entry, check: str) -> tuple[str, str]:
     """(colour word, hover text) of ``check`` in the run ``entry``: ok, fail, or none when it did not run."""
-    state, line = entry.checks.get(check, ("not run", ""))
-    word = {"passed": "ok", "failed": "fail"}.get(state, "none")
+    word, line = cell_state(entry, check)
+    state = entry.checks.get(check, ("not run",))[0]
     return word, f"{entry.clock} {entry.state}: {check} {state}" + (f": {line}" if line else "")
 
 
 VERDICT_COLOURS = {"GO": "ok", "GO WITH WARNINGS": "warn", "NO-GO": "fail"}
+WINDOWS = (("24 h", timedelta(hours=24)), ("7 days", timedelta(days=7)))
+DEMO = "The demo (verdict)"  # the page's first card: runs that were not NO-GO
+STRIP = 12  # the last runs each card shows as cells, as the report's strip does
+
+
+@dataclass(frozen=True)
+class Incident:
+    """From a first NO-GO to the next GO: when, how long, which checks were red, the first red line."""
+
+    start: datetime
+    end: datetime | None  # the next GO; None while the last run is still NO-GO
+    last: datetime  # the last NO-GO run of it
+    checks: tuple[str, ...]
+    message: str
+
+    @property
+    def seconds(self) -> float:
+        return ((self.end or self.last) - self.start).total_seconds()
+
+
+def incidents(runs: list[Entry]) -> list[Incident]:
+    """The incidents of one target's runs, oldest first. A COULD NOT CHECK run neither starts nor ends one."""
+    found, opened = [], None
+    for run in runs:
+        if run.state == NO_GO:
+            red = [name for name, (state, _) in run.checks.items() if state == "failed"]
+            if opened is None:
+                opened = Incident(run.when, None, run.when, tuple(red), run.checks[red[0]][1] if red else run.state)
+            else:
+                opened = replace(opened, last=run.when, checks=tuple(dict.fromkeys(opened.checks + tuple(red))))
+        elif run.state in (GO, GO_WITH_WARNINGS) and opened is not None:
+            found.append(replace(opened, end=run.when))
+            opened = None
+    return found + ([opened] if opened else [])
+
+
+def uptime(runs: list[Entry], check: str, since: datetime) -> tuple[int, int]:
+    """(runs up, runs judged) since ``since``: of a check, passed of passed or failed; of DEMO, not NO-GO of
+    GO, GO WITH WARNINGS or NO-GO."""
+    if check == DEMO:
+        judged = [run.state != NO_GO for run in runs if run.when >= since and run.state in VERDICT_COLOURS]
+    else:
+        judged = [run.checks[check][0] == "passed" for run in runs
+                  if run.when >= since and run.checks.get(check, ("",))[0] in ("passed", "failed")]
+    return sum(judged), len(judged)
+
+
+def percent(up: int, judged: int) -> str:
+    """Rounded down: one red run in 2000 is 99.9 %, never 100 %."""
+    return "–" if not judged else f"{math.floor(up * 1000 / judged) / 10:g} %"
+
+
+@dataclass
+class Card:
+    """One check on the page: its uptime, its times against its budget, its runs as a bar."""
+
+    name: str
+    strip: list[tuple[str, str]]  # its last runs' cells: (colour word, hover text)
+    uptime: list[tuple[str, str, str]]  # (window, "99.4 %", "712 of 716 runs")
+    bar: list[charts.Cell]
+    chart: charts.Chart | None = None  # when the check's runs have times
+    legend: list[tuple[str, str]] = field(default_factory=list)  # (series, its last time and own budget)
+    said: str = ""
+
+
+def card(name: str, runs: list[Entry], axis: charts.TimeAxis) -> Card:
+    """``name``'s card over ``runs`` (one target's, oldest first); DEMO's is the verdict's."""
+    last = runs[-1].when
+    windows = [*((label, last - span) for label, span in WINDOWS), ("all", runs[0].when)]
+    figures = [(label, percent(*counts), f"{counts[0]} of {counts[1]} runs")
+               for label, since in windows for counts in [uptime(runs, name, since)]]
+    if name == DEMO:
+        marks = [(run.when, VERDICT_COLOURS.get(run.state, "none"), "") for run in runs]
+        strip = [(word, f"{when:%a %H:%M} {run.state}") for (when, word, _), run in zip(marks, runs, strict=True)]
+        return Card(name, strip[-STRIP:], figures, charts.state_bar(axis, marks))
+    ran = [run for run in runs if run.checks.get(name, ("",))[0] in ("passed", "failed")]
+    marks = [(run.when, *cell_state(run, name)) for run in ran]
+    shown = Card(name, [cell(run, name) for run in runs[-STRIP:]], figures, charts.state_bar(axis, marks))
+    timed = [run for run in ran if name in run.times]
+    if timed:
+        series = list(dict.fromkeys(what for run in timed for what in run.times[name]))
+        latest = timed[-1].times[name]
+        budget = next((took[1] for took in latest.values() if took[1] is not None), None)
+        shown.chart = charts.response_chart(
+            axis, {what: [(run.when, run.times.get(name, {}).get(what, [None])[0]) for run in ran]
+                   for what in series}, budget)
+        shown.legend = [(what, _latest(timed, name, what, budget)) for what in series]
+        shown.said = _times_said(timed, name, series[0], budget, last)
+    return shown
+
+
+def cell_state(run: Entry, check: str) -> tuple[str, str]:
+    """(colour word, red line or "") of ``check`` in ``run``."""
+    state, line = run.checks.get(check, ("not run", ""))
+    return {"passed": "ok", "failed": "fail"}.get(state, "none"), line if state == "failed" else ""
+
+
+def _latest(timed: list[Entry], check: str, what: str, budget: float | None) -> str:
+    took = next((run.times[check][what] for run in reversed(timed) if what in run.times[check]), [None, None])
+    own = f", budget {duration(took[1])}" if took[1] is not None and took[1] != budget else ""
+    return f"last {duration(took[0])}{own}" if took[0] is not None else own.lstrip(", ")
+
+
+def _times_said(timed: list[Entry], check: str, what: str, budget: float | None, last: datetime) -> str:
+    """The last time, the median of the last 24 h, and how many runs of the last 7 days took longer than the budget."""
+    times = [(run.when, run.times[check][what][0]) for run in timed if what in run.times[check]]
+    day = [seconds for when, seconds in times if when >= last - WINDOWS[0][1]]
+    said = [f"last {duration(times[-1][1])}"] if times else []
+    if day:
+        said.append(f"median of 24 h {duration(statistics.median(day))}")
+    if budget is not None:
+        over = sum(1 for when, seconds in times if when >= last - WINDOWS[1][1] and seconds > budget)
+        said.append(f"{over} run{'s' if over != 1 else ''} over the {duration(budget)} budget in 7 days")
+    else:
+        said.append("no time budget")
+    return "; ".join(said)
 
 
 def page(entries: list[Entry]) -> str:
-    """The runs of each target as one self-contained page: per check, a row of cells, oldest first."""
+    """The runs of each target as one self-contained page: uptime, response times, incidents, per check."""
     from .report.jinja import render  # Jinja2 and the report's templates: only when a page is made
 
     targets = []
     for target in dict.fromkeys((e.environment, e.site_url, e.api_url) for e in entries):
         runs = [e for e in entries if (e.environment, e.site_url, e.api_url) == target]
-        checks = list(dict.fromkeys(name for e in runs for name in e.checks))
-        targets.append({"environment": target[0], "site_url": target[1], "runs": runs,
-                        "verdicts": [(VERDICT_COLOURS.get(e.state, "none"), f"{e.time} {e.state}") for e in runs],
-                        "checks": [(name, [cell(e, name) for e in runs]) for name in checks]})
-    return render("history.html.jinja", targets=targets)
+        last = runs[-1]
+        zone = last.when.tzinfo
+        axis = charts.TimeAxis.over([run.when for run in runs])
+        names = list(dict.fromkeys(name for run in runs for name in run.checks))
+        span = f"from {runs[0].when.astimezone(zone):%a %d %b %H:%M} to {last.when:%a %d %b %H:%M}"
+        targets.append({"environment": target[0], "site_url": target[1], "runs": len(runs), "span": span,
+                        "zone": last.when.strftime("%Z") or "UTC", "state": last.state,
+                        "cards": [card(name, runs, axis) for name in [DEMO, *names]],
+                        "incidents": [_shown(incident, zone) for incident in reversed(incidents(runs))],
+                        "ticks": axis.ticks()})
+    return render("history.html.jinja", targets=targets, layout=charts)
+
+
+def _shown(incident: Incident, zone) -> dict[str, str]:
+    began, lasted = f"{incident.start.astimezone(zone):%a %d %b %H:%M}", duration(incident.seconds)
+    return {"when": f"{began} to {incident.end.astimezone(zone):%a %H:%M}" if incident.end else began,
+            "lasted": lasted if incident.end else f"{lasted} so far (still NO-GO at the last run)",
+            "checks": ", ".join(incident.checks), "message": incident.message, "open": incident.end is None}
+
+
+def write_page(history: Path, page_path: Path) -> int:
+    """Render the runs in ``history`` into ``page_path``; the number of runs."""
+    entries = read(history)
+    page_path.write_text(page(entries), encoding="utf-8")
+    return len(entries)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,8 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("history", type=Path, help="reports/history.jsonl")
     parser.add_argument("page", type=Path, help="the page to write, e.g. reports/history.html")
     args = parser.parse_args(argv)
-    args.page.write_text(page(read(args.history)), encoding="utf-8")
-    print(f"{args.page}: {len(read(args.history))} runs")
+    print(f"{args.page}: {write_page(args.history, args.page)} runs")
     return 0
 
 

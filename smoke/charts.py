@@ -1,4 +1,4 @@
-"""Inline SVG charts for the run history's page: a time axis, response times against their budget, and a bar
+"""Inline SVG charts for the run history's page (smoke.history): a time axis, response times against their budget, and a bar
 of each run's state. Plain numbers in, coordinates and labels out; history.html.jinja draws them.
 
 Every chart is 400 units wide (the page scales it to the card: one column on a phone), and shares its
@@ -110,21 +110,22 @@ def _seconds(value: float) -> str:
 
 
 def _path(points: list[tuple[float, float] | None]) -> str:
-    """An SVG path through ``points``, broken at each None; of the points on one unit across, the highest time."""
-    parts, last_x, drawing = [], None, False
+    """An SVG path through ``points``, broken at each None (a lone point is a dot); of the points on one unit
+    across, the highest (the slowest time)."""
+    pieces: list[list[tuple[float, float]]] = [[]]
     for point in points:
         if point is None:
-            drawing, last_x = False, None
-            continue
-        x, y = point
-        if drawing and int(x) == last_x:
-            previous = parts[-1]
-            if y < float(previous.split(",")[1]):  # a smaller y is a slower time
-                parts[-1] = f"{previous.split(',')[0]},{y:g}"
-            continue
-        parts.append(f"{'L' if drawing else 'M'}{x:g},{y:g}")
-        drawing, last_x = True, int(x)
-    return " ".join(parts)
+            if pieces[-1]:
+                pieces.append([])
+        elif pieces[-1] and int(pieces[-1][-1][0]) == int(point[0]):
+            pieces[-1][-1] = min(pieces[-1][-1], point, key=lambda kept: kept[1])  # a smaller y is a slower time
+        else:
+            pieces[-1].append(point)
+    drawn = []
+    for piece in filter(None, pieces):
+        drawn.append(" ".join(f"{'L' if number else 'M'}{x:g},{y:g}" for number, (x, y) in enumerate(piece))
+                     + (" h0" if len(piece) == 1 else ""))
+    return " ".join(drawn)
 
 
 @dataclass
