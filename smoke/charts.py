@@ -1,5 +1,6 @@
-"""Inline SVG charts for the run history's page (smoke.history): a time axis, response times against their budget, and a bar
-of each run's state. Plain numbers in, coordinates and labels out; history.html.jinja draws them.
+"""Inline SVG charts for the run history's page (smoke.history): a time axis, response times against their
+budget, and a bar of each run's state. Plain numbers in, coordinates and labels out; history.html.jinja
+(smoke/report/templates) draws them.
 
 Every chart is 400 units wide (the page scales it to the card: one column on a phone), and shares its
 horizontal layout with the bar below it, so that a slow stretch and the red runs line up. A chart never has
@@ -19,7 +20,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-
 
 WIDTH = 400
 LEFT, RIGHT = 44.0, 392.0  # the plot's edges; the y axis's labels sit left of it

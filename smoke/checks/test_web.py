@@ -43,7 +43,8 @@ def backend_alive(http, target) -> bool:
 def frontend_page(check, target, path: str, what: str):
     """A page of the site that must be the frontend's HTML, answered in time."""
     url, fix = target.site(path), start_frontend(target)
-XX, 200, answer.status, answer, fix)
+    answer = check.get(url, what, fix, budget=target.budgets.page)
+    check.that(answer.status == 200, f"{what} status", 200, answer.status, answer, fix)
     check.that(answer.content_type == "text/html", f"{what} content type", "text/html", answer.content_type, answer)
     origin = answer.header("x-care2-origin")
     check.that(
