@@ -30,6 +30,7 @@ from .text import duration
 from .verdict import GO, GO_WITH_WARNINGS, NO_GO, Outcome, Verdict
 
 FILE_NAME = "history.jsonl"
+PAGE_NAME = "history.html"  # the page, beside the reports: the run report's strips link to it when it is there
 # What `care2-predemo watch` tells each of its runs, so that latest.html reloads itself and counts down.
 WATCH_EVERY, WATCH_UNTIL = "SMOKE_WATCH_EVERY", "SMOKE_WATCH_UNTIL"
 
@@ -294,6 +295,7 @@ def _shown(incident: Incident, zone) -> dict[str, str]:
 def write_page(history: Path, page_path: Path) -> int:
     """Render the runs in ``history`` into ``page_path``; the number of runs."""
     entries = read(history)
+    page_path.parent.mkdir(parents=True, exist_ok=True)
     page_path.write_text(page(entries), encoding="utf-8")
     return len(entries)
 
