@@ -20,17 +20,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 
 WIDTH = 400
 LEFT, RIGHT = 44.0, 392.0  # the plot's edges; the y axis's labels sit left of it
 TOP, BOTTOM = 8.0, 112.0  # the plot's top and its time axis; the chart is HEIGHT high
 HEIGHT = 120
-BAR_UNIT = 2.0  # runs closer than this share one cell of the state bar
+BAR_UNIT = 2.0  # runs closer than this share one stretch of the state bar
 TICK_STEPS = [timedelta(minutes=m) for m in (5, 15, 30, 60, 120, 180, 360, 720)] + \
     [timedelta(days=d) for d in (1, 2, 7)]
 MAX_TICKS = 6  # a tick label is about 36 units wide: six fit a phone
 SECOND_STEPS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120)
-SEVERITY = {"fail": 3, "warn": 2, "ok": 1, "none": 0}  # the worst state of the runs in a cell wins
+SEVERITY = {"fail": 3, "warn": 2, "ok": 1, "none": 0}  # the worst state of the runs in a stretch wins
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,13 @@ class TimeAxis:
             start, end = middle - timedelta(minutes=5), middle + timedelta(minutes=5)
         return cls(start, end)
 
+    @cached_property
+    def _origin_and_scale(self) -> tuple[float, float]:
+        return self.start.timestamp(), (RIGHT - LEFT) / (self.end - self.start).total_seconds()
+
     def x(self, when: datetime) -> float:
-        share = (when - self.start) / (self.end - self.start)
-        return round(LEFT + share * (RIGHT - LEFT), 1)
+        origin, scale = self._origin_and_scale
+        return round(LEFT + (when.timestamp() - origin) * scale, 1)
 
     def ticks(self) -> list[tuple[float, str]]:
         """(x, label) at round times: hours, or days for a week."""
@@ -118,7 +123,8 @@ def _path(points: list[tuple[float, float] | None]) -> str:
             if pieces[-1]:
                 pieces.append([])
         elif pieces[-1] and int(pieces[-1][-1][0]) == int(point[0]):
-            pieces[-1][-1] = min(pieces[-1][-1], point, key=lambda kept: kept[1])  # a smaller y is a slower time
+            if point[1] < pieces[-1][-1][1]:  # a smaller y is a slower time
+                pieces[-1][-1] = point
         else:
             pieces[-1].append(point)
     drawn = []
@@ -129,8 +135,8 @@ def _path(points: list[tuple[float, float] | None]) -> str:
 
 
 @dataclass
-class Cell:
-    """A stretch of the state bar: runs in a row with the same state, or the runs on one cell's width."""
+class Stretch:
+    """A stretch of the state bar: runs in a row with the same state, or the runs too close to tell apart."""
 
     x: float
     width: float
@@ -139,7 +145,7 @@ class Cell:
 
 
 @dataclass
-class _Stretch:
+class _Runs:
     first: datetime
     last: datetime
     x: float
@@ -149,9 +155,9 @@ class _Stretch:
     said: str = ""  # the first red run's line
 
 
-def state_bar(axis: TimeAxis, runs: list[tuple[datetime, str, str]]) -> list[Cell]:
-    """``runs`` (time, colour word, its red line or "") as cells from each run to the next, oldest first."""
-    stretches: list[_Stretch] = []
+def state_bar(axis: TimeAxis, runs: list[tuple[datetime, str, str]]) -> list[Stretch]:
+    """``runs`` (time, colour word, its red line or "") as stretches from each run to the next, oldest first."""
+    stretches: list[_Runs] = []
     for when, word, said in runs:
         x = axis.x(when)
         red = word == "fail"
@@ -161,15 +167,15 @@ def state_bar(axis: TimeAxis, runs: list[tuple[datetime, str, str]]) -> list[Cel
             last.said = last.said or said
             last.word = max(last.word, word, key=SEVERITY.__getitem__)
         else:
-            stretches.append(_Stretch(when, when, x, word, red=int(red), said=said))
-    cells = []
+            stretches.append(_Runs(when, when, x, word, red=int(red), said=said))
+    shown = []
     for number, stretch in enumerate(stretches):
         end = stretches[number + 1].x if number + 1 < len(stretches) else max(RIGHT, stretch.x + BAR_UNIT)
-        cells.append(Cell(stretch.x, round(max(end - stretch.x, BAR_UNIT), 1), stretch.word, _title(stretch)))
-    return cells
+        shown.append(Stretch(stretch.x, round(max(end - stretch.x, BAR_UNIT), 1), stretch.word, _title(stretch)))
+    return shown
 
 
-def _title(stretch: _Stretch) -> str:
+def _title(stretch: _Runs) -> str:
     when = f"{stretch.first:%a %d %b %H:%M}" + (f" to {stretch.last:%a %H:%M}" if stretch.runs > 1 else "")
     runs = f"{stretch.runs} run{'s' if stretch.runs > 1 else ''}"
     if stretch.red:

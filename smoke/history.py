@@ -23,6 +23,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 
 from . import charts
@@ -61,7 +62,7 @@ class Entry:
         return cls(when.isoformat(timespec="seconds"), str(about.get("environment", "")),
                    str(about.get("site_url", "")), str(about.get("api_url", "")), verdict.state, checks, times)
 
-    @property
+    @cached_property  # a page reads it for every check and window: parsed once
     def when(self) -> datetime:
         return datetime.fromisoformat(self.time)
 
@@ -206,7 +207,7 @@ class Card:
     name: str
     strip: list[tuple[str, str]]  # its last runs' cells: (colour word, hover text)
     uptime: list[tuple[str, str, str]]  # (window, "99.4 %", "712 of 716 runs")
-    bar: list[charts.Cell]
+    bar: list[charts.Stretch]
     chart: charts.Chart | None = None  # when the check's runs have times
     legend: list[tuple[str, str]] = field(default_factory=list)  # (series, its last time and own budget)
     said: str = ""
@@ -234,7 +235,7 @@ def card(name: str, runs: list[Entry], axis: charts.TimeAxis) -> Card:
             axis, {what: [(run.when, run.times.get(name, {}).get(what, [None])[0]) for run in ran]
                    for what in series}, budget)
         shown.legend = [(what, _latest(timed, name, what, budget)) for what in series]
-        shown.said = _times_said(timed, name, series[0], budget, last)
+        shown.said = (f"{series[0]}: " if len(series) > 1 else "") + _times_said(timed, name, series[0], budget, last)
     return shown
 
 
