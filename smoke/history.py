@@ -221,8 +221,8 @@ def card(name: str, runs: list[Entry], axis: charts.TimeAxis) -> Card:
                for label, since in windows for counts in [uptime(runs, name, since)]]
     if name == DEMO:
         marks = [(run.when, VERDICT_COLOURS.get(run.state, "none"), "") for run in runs]
-        strip = [(word, f"{when:%a %H:%M} {run.state}") for (when, word, _), run in zip(marks, runs, strict=True)]
-        return Card(name, strip[-STRIP:], figures, charts.state_bar(axis, marks))
+        strip = [(VERDICT_COLOURS.get(run.state, "none"), f"{run.clock} {run.state}") for run in runs[-STRIP:]]
+        return Card(name, strip, figures, charts.state_bar(axis, marks))
     ran = [run for run in runs if run.checks.get(name, ("",))[0] in ("passed", "failed")]
     marks = [(run.when, *cell_state(run, name)) for run in ran]
     shown = Card(name, [cell(run, name) for run in runs[-STRIP:]], figures, charts.state_bar(axis, marks))
@@ -234,7 +234,7 @@ def card(name: str, runs: list[Entry], axis: charts.TimeAxis) -> Card:
         shown.chart = charts.response_chart(
             axis, {what: [(run.when, run.times.get(name, {}).get(what, [None])[0]) for run in ran]
                    for what in series}, budget)
-        shown.legend = [(what, _latest(timed, name, what, budget)) for what in series]
+        shown.legend = [(what, _legend(timed, name, what, budget)) for what in series]
         shown.said = (f"{series[0]}: " if len(series) > 1 else "") + _times_said(timed, name, series[0], budget, last)
     return shown
 
@@ -245,10 +245,10 @@ def cell_state(run: Entry, check: str) -> tuple[str, str]:
     return {"passed": "ok", "failed": "fail"}.get(state, "none"), line if state == "failed" else ""
 
 
-def _latest(timed: list[Entry], check: str, what: str, budget: float | None) -> str:
-    took = next((run.times[check][what] for run in reversed(timed) if what in run.times[check]), [None, None])
-    own = f", budget {duration(took[1])}" if took[1] is not None and took[1] != budget else ""
-    return f"last {duration(took[0])}{own}" if took[0] is not None else own.lstrip(", ")
+def _legend(timed: list[Entry], check: str, what: str, budget: float | None) -> str:
+    """A line's last time, and its own budget where it is not the chart's (the walk's processing step)."""
+    seconds, own = next(run.times[check][what] for run in reversed(timed) if what in run.times[check])
+    return f"last {duration(seconds)}" + (f", budget {duration(own)}" if own is not None and own != budget else "")
 
 
 def _times_said(timed: list[Entry], check: str, what: str, budget: float | None, last: datetime) -> str:
@@ -306,7 +306,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("history", type=Path, help="reports/history.jsonl")
     parser.add_argument("page", type=Path, help="the page to write, e.g. reports/history.html")
     args = parser.parse_args(argv)
-    print(f"{args.page}: {write_page(args.history, args.page)} runs")
+    try:
+        print(f"{args.page}: {write_page(args.history, args.page)} runs")
+    except OSError as error:
+        print(f"python -m smoke.history: cannot write {args.page}: {error.strerror or error}", file=sys.stderr)
+        return 4  # the README's exit code for bad input
     return 0
 
 

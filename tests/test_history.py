@@ -209,3 +209,10 @@ def test_incidents_run_from_the_first_no_go_to_the_next_go():
 
 def test_the_charts_doctests():
     assert doctest.testmod(charts).failed == 0
+
+
+def test_a_page_that_cannot_be_written_is_one_line_and_exit_4(tmp_path, capsys):
+    (tmp_path / "taken").write_text("a file, not a folder", encoding="utf-8")
+    assert history.main([str(tmp_path / history.FILE_NAME), str(tmp_path / "taken" / "history.html")]) == 4
+    said = capsys.readouterr().err
+    assert said.count("\n") == 1 and "cannot write" in said
