@@ -43,11 +43,8 @@ class TimeAxis:
 
     @classmethod
     def over(cls, times: list[datetime]) -> TimeAxis:
-        start, end = min(times), max(times)
-        if end - start < timedelta(minutes=10):  # one run, or a few close together: ten minutes around them
-            middle = start + (end - start) / 2
-            start, end = middle - timedelta(minutes=5), middle + timedelta(minutes=5)
-        return cls(start, end)
+        end = max(times)  # a few runs close together: the ten minutes up to the last
+        return cls(min(*times, end - timedelta(minutes=10)), end)
 
     @cached_property
     def _origin_and_scale(self) -> tuple[float, float]:
