@@ -10,6 +10,7 @@ A check fails at its first broken condition, with a message a presenter can act 
 from __future__ import annotations
 
 from typing import NoReturn
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -27,6 +28,8 @@ class Check:
         self.retried: list[str] = []
         self.warnings: list[str] = []
         self.result = ""
+        # what -> (seconds, budget or None): the check's main request, or the walk's steps (the history's chart)
+        self.timings: dict[str, tuple[float, float | None]] = {}
 
     def fail(self, what: str, answer: Answer | None = None, fix: str = "", summary: str = "") -> NoReturn:
         """Fail the check; ``summary``, a few words of the cause, goes into the verdict's line."""
@@ -44,14 +47,16 @@ class Check:
         if not holds:
             self.fail(f"{what}: expected {expected}, got {seen}", answer, fix)
 
-    def get(self, url: str, what: str, fix: str, headers: dict[str, str] | None = None) -> Answer:
-        """GET ``url``; no answer at all, or an edge/proxy error page, fails the check."""
-        return self._asked(lambda: self.http.get(url, headers=headers), what, fix)
+    def get(self, url: str, what: str, fix: str, headers: dict[str, str] | None = None,
+            budget: float | None = None) -> Answer:
+        """GET ``url``; no answer at all, or an edge/proxy error page, fails the check. A ``budget`` (seconds)
+        makes this the check's main request, the one whose time the run history keeps (else its first)."""
+        return self._asked(lambda: self.http.get(url, headers=headers), what, fix, budget)
 
     def request(self, method: str, url: str, what: str, fix: str, **kwargs) -> Answer:
         return self._asked(lambda: self.http.request(method, url, **kwargs), what, fix)
 
-    def _asked(self, ask, what: str, fix: str) -> Answer:
+    def _asked(self, ask, what: str, fix: str, budget: float | None = None) -> Answer:
         try:
             answer = ask()
         except NoAnswer as failure:
@@ -60,6 +65,8 @@ class Check:
             unanswered = None
         if unanswered is not None:  # failing outside the except keeps the message free of a chained traceback
             self.fail(f"{what}: no answer: {unanswered}", fix=fix)
+        if budget is not None or not self.timings:
+            self.timings = {f"{answer.method} {urlsplit(answer.url).path}": (round(answer.seconds, 3), budget)}
         if answer.attempts > 1:
             self.retried.append(f"{answer.method} {answer.url} answered on attempt {answer.attempts}")
         error_page = classify(answer, self.welcome_title)

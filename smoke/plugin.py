@@ -244,6 +244,8 @@ def check(http: Client, target: Target, request: pytest.FixtureRequest) -> Check
         request.node.user_properties.append(("retried", line))
     for line in current.warnings:
         request.node.user_properties.append(("warning", line))
+    if current.timings:
+        request.node.user_properties.append(("timings", current.timings))
 
 
 class WalkBrowser:

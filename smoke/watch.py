@@ -3,8 +3,9 @@
 usage: care2-predemo watch [--every 5m] [--walk-every 15m] [--until HH:MM] [--runs N] [PYTEST ARGS...]
 
 Cheap between, thorough on schedule: the HTTP and host checks every --every, the browser walk too every
---walk-every. A run never overlaps the next. Every run appends to reports/history.jsonl; reports/latest.html
-reloads itself and counts down to --until, for a second screen. People are alerted on a change only
+--walk-every. A run never overlaps the next. Every run appends to reports/history.jsonl, which the watch
+renders as reports/history.html; reports/latest.html reloads itself, counts down to --until and links to
+the history, for a second screen. People are alerted on a change only
 (GO to NO-GO and back: SMOKE_ALERT_URLS, the same state file as the CI alerts), with the report attached
 where the service takes attachments. One line per run; Ctrl-C ends the current run and the watch.
 
@@ -31,7 +32,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from . import alerts
-from .history import WATCH_EVERY, WATCH_UNTIL
+from .history import FILE_NAME, PAGE_NAME, WATCH_EVERY, WATCH_UNTIL, write_page
 from .target import Target, TargetError, load_target
 from .verdict import from_json
 
@@ -136,6 +137,7 @@ class Watch:
 
     def run(self) -> int:
         number, code, last_walk = 0, 0, None
+        self.history_page()  # there before the first run, so that its report links to it
         while True:
             number += 1
             started = time.monotonic()
@@ -200,6 +202,11 @@ class Watch:
         said, _ = alerts.handle(verdict, self.alerting, os.environ, report, attach=report)
         if not said.startswith("none"):
             print(f"{_now()} alert: {said}", flush=True)
+        self.history_page()
+
+    def history_page(self) -> None:
+        """reports/history.html: every run so far (uptime, response times, incidents); the live page links to it."""
+        write_page(self.reports / FILE_NAME, self.reports / PAGE_NAME)
 
 
 def _stop(child: subprocess.Popen) -> None:

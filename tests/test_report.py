@@ -29,6 +29,7 @@ from bs4 import BeautifulSoup
 from PIL import Image, ImageDraw
 
 from fixtures.stage import Stage
+from smoke import history
 from smoke.browser import NoBrowser, find_chromium
 from smoke.checklist import CHECKLIST
 from smoke.redact import MASK, Redactor
@@ -202,6 +203,11 @@ def test_healthy_stage_is_go_and_three_faults_are_no_go_naming_each_fix(tmp_path
         assert broken.row(name).select(".c2-fix"), f"{name} says what to do"
     assert "CORS" in broken.row("Frontend to backend").get_text()
     assert broken.page != healthy.page and healthy.page.is_file(), "the first report is kept"
+    # the history keeps each check's main request's time and its budget
+    first, second = history.read(tmp_path / "reports" / history.FILE_NAME)
+    (seconds, budget), = first.times["API health"].values()
+    assert 0 < seconds < budget == 2.0 and "GET /health/live" in first.times["API health"]
+    assert "API health" in second.times
 
 
 def test_full_run_embeds_the_walks_screenshots_and_stays_under_2_mb(tmp_path, chromium):
@@ -214,6 +220,8 @@ def test_full_run_embeds_the_walks_screenshots_and_stays_under_2_mb(tmp_path, ch
     assert all(image["src"].startswith("data:image/jpeg;base64,") for image in images)
     assert [caption.get_text() for caption in walk.select("figcaption")][0].startswith("1.")
     assert run.page.stat().st_size < MAX_REPORT
+    steps = history.read(run.reports / history.FILE_NAME)[-1].times["The walk"]  # each step's time and budget
+    assert list(steps)[:3] == ["1. Home page", "2. Consent", "3. Recording"] and all(s > 0 for s, _ in steps.values())
 
 
 def test_warnings_reruns_and_screenshots_make_go_with_warnings(tmp_path, backend):

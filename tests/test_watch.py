@@ -64,3 +64,6 @@ def test_a_watch_through_a_fault_and_back(tmp_path, recorder):
     assert page.count('class="c2-strip"') >= 6 and "c2-cell c2-cell-fail" in page and "last 3 runs" in page
     # a page for a second screen: it says when the run ended, reloads itself, counts down to the demo
     assert "Watching: this run ended at" in page and "location.reload()" in page and 'class="c2-countdown"' in page
+    # and links to every run so far (so do the strips), as a page the watch renders after each run
+    assert '<a href="history.html">Every run so far</a>' in page and page.count('<a href="history.html" title=') >= 6
+    assert "3 runs from" in (reports / history.PAGE_NAME).read_text(encoding="utf-8")

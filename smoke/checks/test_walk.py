@@ -19,6 +19,7 @@ def test_tell_your_story_walk(target, page, check, pytestconfig, walk_screenshot
         stopped = summary = ""
     finally:
         walk_screenshots.extend(walk.shots)
+        check.timings = walk.timings
     if stopped:
         check.fail(stopped, summary=summary)
     for line in walk.traffic.console_errors[:5]:

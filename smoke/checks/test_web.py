@@ -43,7 +43,7 @@ def backend_alive(http, target) -> bool:
 def frontend_page(check, target, path: str, what: str):
     """A page of the site that must be the frontend's HTML, answered in time."""
     url, fix = target.site(path), start_frontend(target)
-    answer = check.get(url, what, fix)
+    answer = check.get(url, what, fix, budget=target.budgets.page)
     check.that(answer.status == 200, f"{what} status", 200, answer.status, answer, fix)
     check.that(answer.content_type == "text/html", f"{what} content type", "text/html", answer.content_type, answer)
     origin = answer.header("x-care2-origin")
@@ -107,7 +107,7 @@ def test_api_health(target, check):
     """(3) API health: the backend says it is alive, in time."""
     budget = target.budgets.health
     url = target.api(target.paths.api_live)
-    answer = check.get(url, f"API health (budget {budget:g} s)", start_backend(target))
+    answer = check.get(url, f"API health (budget {budget:g} s)", start_backend(target), budget=budget)
     origin = answer.header("x-care2-origin")
     check.that(
         origin == "backend", "API identity (X-Care2-Origin)", '"backend"', repr(origin), answer,
@@ -173,7 +173,8 @@ def test_frontend_to_backend(target, check, http):
         f"Access-Control-Allow-Origin: {target.site_origin}", f"{allowed or 'no such header'}", preflight,
         f"add {target.site_origin} to the backend's CORS allow-list (the browser will refuse every API call)",
     )
-    papi = check.get(target.site(target.paths.papi_probe), "Frontend /papi proxy", start_backend(target))
+    papi = check.get(target.site(target.paths.papi_probe), "Frontend /papi proxy", start_backend(target),
+                     budget=target.budgets.papi)
     check.that(papi.status == 401, "Frontend /papi proxy without a session", 401, papi.status, papi,
                "the frontend's server-side proxy does not reach the backend")
     check.that(papi.seconds <= target.budgets.papi, "Frontend /papi proxy time", f"<= {target.budgets.papi:g} s",

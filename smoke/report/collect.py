@@ -144,6 +144,8 @@ class PresenterReport:
                 outcome.warnings.append(str(value))
             elif name == "retried":
                 outcome.retried.append(str(value))
+            elif name == "timings":
+                outcome.timings = dict(value)
             elif name == "playwright_trace":
                 record.traces.append(Path(self.config.invocation_params.dir, str(value)))
             elif name == "playwright_screenshot" and not record.screenshots:  # --screenshot: when no step shots
