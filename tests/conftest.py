@@ -17,6 +17,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from smoke.browser import NoBrowser, find_chromium
 from smoke.verdict import Verdict, from_json
 
 
@@ -95,6 +96,29 @@ def serving(routes: dict[str, tuple[int, dict[str, str], str | bytes]], host: st
     finally:
         server.clear()
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """The Chromium the walk would drive (a test that needs one is skipped on a machine without)."""
+    try:
+        return str(find_chromium())
+    except NoBrowser as error:
+        pytest.skip(str(error))
+
+
+@pytest.fixture(scope="module")
+def chromium_browser(chromium):
+    """That Chromium under Playwright, headless, able to reach loopback only; ``.version`` is the one seen,
+    for the messages of tests whose outcome may depend on it."""
+    from playwright.sync_api import sync_playwright
+
+    from fixtures.stage import CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 ROOT = Path(__file__).parent.parent

@@ -29,7 +29,6 @@ from bs4 import BeautifulSoup
 from PIL import Image, ImageDraw
 
 from fixtures.stage import Stage
-from smoke.browser import NoBrowser, find_chromium
 from smoke.checklist import CHECKLIST
 from smoke.redact import MASK, Redactor
 from smoke.report.pictures import IMAGE_WIDTH, shrink
@@ -114,14 +113,6 @@ def backend():
     routes = {"/health/live": (200, {"content-type": "application/json", "x-care2-origin": "backend"}, live)}
     with serving(routes) as port:
         yield SimpleNamespace(url=f"http://127.0.0.1:{port}", routes=routes)
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    try:
-        return str(find_chromium())
-    except NoBrowser as error:
-        pytest.skip(str(error))
 
 
 def checks_module(folder: Path, source: str, **values) -> Path:
