@@ -31,8 +31,8 @@ class Exchange:
     def body(self) -> str:
         """The answer's text: the one the walk fetched itself (a work-around), else what the browser still holds.
 
-        Chromium drops a body the page never read once the page stops loading, which the walk does as soon as a
-        step fails: an answer the walk fulfilled itself is therefore never read back from the browser."""
+        The walk stops the page's loading as soon as a step fails; Chromium then drops an answer the walk handed
+        it (route.fulfill) that the page never read, and one still arriving: the walk's own is never read back."""
         if self._body is None and self.response is not None:
             try:
                 self._body = self.response.text()
