@@ -5,9 +5,8 @@ usage: care2-predemo watch [--every 5m] [--walk-every 15m] [--until HH:MM] [--ru
 Cheap between, thorough on schedule: the HTTP and host checks every --every, the browser walk too every
 --walk-every. A run never overlaps the next. Every run appends to reports/history.jsonl; reports/latest.html
 reloads itself and counts down to --until, for a second screen. People are alerted on a change only
-(GO to NO-GO and back: SMOKE_ALERT_URLS, the same state file as the CI alerts; without it, alerts are off,
-said once at the start), with the report attached where the service takes attachments. One line per run;
-Ctrl-C ends the current run and the watch.
+(GO to NO-GO and back: SMOKE_ALERT_URLS, the same state file as the CI alerts), with the report attached
+where the service takes attachments. One line per run; Ctrl-C ends the current run and the watch.
 
   --every D       time from the start of one run to the start of the next (30s, 5m, 1h; default 5m)
   --walk-every D  how often a run includes the browser walk (default 15m; the first run always does)
@@ -202,10 +201,8 @@ class Watch:
             return
         walk = "" if self.user_marks else " (with the walk)" if walked else " (without the walk)"
         print(f"{_now()} run {number}{walk}: {verdict.headline()}", flush=True)
-        if self.alerts_off:
-            return
-        said, _ = alerts.handle(verdict, self.alerting, os.environ, report, attach=report)
-        if not said.startswith("none"):
+        said = "" if self.alerts_off else alerts.handle(verdict, self.alerting, os.environ, report, attach=report)[0]
+        if said and not said.startswith("none"):
             print(f"{_now()} alert: {said}", flush=True)
 
 
