@@ -84,4 +84,3 @@ def test_a_watch_through_a_fault_and_back(tmp_path, recorder):
     assert page.count('class="c2-strip"') >= 6 and "c2-cell c2-cell-fail" in page and "last 3 runs" in page
     # a page for a second screen: it says when the run ended, reloads itself, counts down to the demo
     assert "Watching: this run ended at" in page and "location.reload()" in page and 'class="c2-countdown"' in page
-
