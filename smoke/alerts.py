@@ -107,11 +107,20 @@ def one_liner(outcome: Outcome) -> str:
     return line if line.startswith(outcome.label) else f"{outcome.label}: {line}"
 
 
+def urls_missing(environ: Mapping[str, str]) -> str:
+    """Why no alert can go out, in the words of where this runs; "" when there are URLs to send to."""
+    if environ.get(URLS_VARIABLE, "").strip():
+        return ""
+    if environ.get("GITHUB_ACTIONS") == "true" or environ.get("CI", "").lower() in ("true", "1"):
+        return (f"{URLS_VARIABLE} is empty: add a secret named {URLS_VARIABLE} to the CI job (GitHub: the "
+                "repository's Settings > Secrets and variables > Actions) holding the apprise URLs to notify")
+    return (f"{URLS_VARIABLE} is not set: set this environment variable on this machine to the apprise URLs to "
+            "notify (slack://..., msteams://..., mailtos://..., comma separated)")
+
+
 def send(urls: str, title: str, body: str, kind: str, attach: str = "") -> str:
     """Deliver to every URL in ``urls``; the problem in one line, "" when all took it. URLs are secrets: never shown."""
     notifier = apprise.Apprise()
-    if not urls.strip():
-        return f"{URLS_VARIABLE} is empty: set it (a CI secret) to the apprise URLs to notify"
     if not notifier.add(urls):
         return f"{URLS_VARIABLE} holds an entry that is not an apprise URL (syntax: github.com/caronc/apprise/wiki)"
     notify_type = apprise.NotifyType.SUCCESS if kind == RECOVERY else apprise.NotifyType.FAILURE
@@ -151,7 +160,8 @@ def handle(verdict: Verdict, target: Target, environ: Mapping[str, str], report:
     if not kind:
         state_file.put(target.name, after)
         return _quiet_reason(verdict, after, target.alerts), True
-    problem = send(environ.get(URLS_VARIABLE, ""), *message(kind, verdict, target, after, report), kind, attach)
+    problem = urls_missing(environ) or send(environ[URLS_VARIABLE], *message(kind, verdict, target, after, report),
+                                            kind, attach)
     if problem:  # keep "not yet told", so the next run tries again
         state_file.put(target.name, Streak(after.failures, before.alerted))
         return f"{kind} due but not sent: {problem}", False

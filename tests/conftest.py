@@ -17,6 +17,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from smoke.browser import NoBrowser, find_chromium
 from smoke.verdict import Verdict, from_json
 
 
@@ -95,6 +96,46 @@ def serving(routes: dict[str, tuple[int, dict[str, str], str | bytes]], host: st
     finally:
         server.clear()
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The Chromium the walk would drive (a test that needs one is skipped on a machine without)."""
+    try:
+        return str(find_chromium())
+    except NoBrowser as error:
+        pytest.skip(str(error))
+
+
+@contextlib.contextmanager
+def launched(chromium: str):
+    """That Chromium under Playwright, headless, able to reach loopback only."""
+    from playwright.sync_api import sync_playwright
+
+    from fixtures.stage import CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def chromium_browser(chromium):
+    """The walk's Chromium for a test's own page; ``.version`` for the messages of tests whose outcome may depend
+    on the browser's version."""
+    with launched(chromium) as browser:
+        yield browser
+
+
+@pytest.fixture(scope="session")
+def chromium_version(chromium) -> str:
+    """The walk's Chromium's version (a run of the suite launches its own), for the messages of tests whose
+    outcome may depend on it: "Chromium 156.0.8078.129"."""
+    with launched(chromium) as browser:
+        return f"Chromium {browser.version}"
 
 
 ROOT = Path(__file__).parent.parent

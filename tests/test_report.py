@@ -30,7 +30,6 @@ from PIL import Image, ImageDraw
 
 from fixtures.stage import Stage
 from smoke import history
-from smoke.browser import NoBrowser, find_chromium
 from smoke.checklist import CHECKLIST
 from smoke.redact import MASK, Redactor
 from smoke.report.pictures import IMAGE_WIDTH, shrink
@@ -115,14 +114,6 @@ def backend():
     routes = {"/health/live": (200, {"content-type": "application/json", "x-care2-origin": "backend"}, live)}
     with serving(routes) as port:
         yield SimpleNamespace(url=f"http://127.0.0.1:{port}", routes=routes)
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    try:
-        return str(find_chromium())
-    except NoBrowser as error:
-        pytest.skip(str(error))
 
 
 def checks_module(folder: Path, source: str, **values) -> Path:
@@ -427,21 +418,17 @@ def test_old_reports_are_never_overwritten(tmp_path):
     assert (reports / "latest.html").read_bytes() == run.page.read_bytes()
 
 
-def test_the_report_opens_in_chromium_with_the_verdict_on_top(tmp_path, chromium):
-    from playwright.sync_api import sync_playwright
-
+def test_the_report_opens_in_chromium_with_the_verdict_on_top(tmp_path, chromium_browser):
     env = env_file(tmp_path / "env.toml", f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}")
     run = run_suite(tmp_path / "reports", "-m", "predemo and not browser", f"--env-file={env}")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=[NO_OUTSIDE])
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(run.page.as_uri())
-        verdict = page.locator("#verdict").bounding_box()
-        environment = page.locator("#environment").bounding_box()
-        engineers = page.locator("#results-table tbody.results-table-row").count()
-        browser.close()
+    page = chromium_browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(run.page.as_uri())
+    verdict = page.locator("#verdict").bounding_box()
+    environment = page.locator("#environment").bounding_box()
+    engineers = page.locator("#results-table tbody.results-table-row").count()
+    page.close()
     assert not errors
     assert verdict["y"] < 120 and verdict["y"] < environment["y"], "the verdict is the first thing on the page"
     assert engineers >= 6, "pytest-html's own table still renders below"

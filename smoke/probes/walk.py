@@ -87,12 +87,14 @@ class StoryWalk:
         try:
             if moved:
                 to = self.target.api_origin + parts.path + (f"?{parts.query}" if parts.query else "")
-                route.fulfill(response=route.fetch(url=to, headers={**request.headers, "x-c2c-test": "1"},
-                                                   timeout=self.step_ms))
+                answer = route.fetch(url=to, headers={**request.headers, "x-c2c-test": "1"}, timeout=self.step_ms)
+                kept = None  # its own headers
             else:
                 answer = route.fetch(headers=headers, timeout=self.step_ms)
                 kept = {name: value for name, value in answer.headers.items() if name.lower() != "permissions-policy"}
-                route.fulfill(response=answer, headers=kept)
+            # Kept before the page has it: Chromium does not keep a body it was handed once the page stops loading.
+            self.traffic.fetched(request, answer.body())
+            route.fulfill(response=answer, headers=kept)
         except PlaywrightError:  # no answer where the work-around sent it: the page sees a failed request
             route.abort("failed")
 
