@@ -288,15 +288,16 @@ class HostLogs:
         for number, text in enumerate(raw):
             stamp, said, level = parse_line(text)
             when = stamp or (when if not stamp and STACK_FRAME.match(said) else None)  # a frame: its error's time
-            in_run = number >= len(raw) - after if start is not None else (when or 0) >= self.started - 1
+            # a dated line by its time (the mark may come after the run's first requests); an undated one by the mark
+            in_run = when >= self.started - 1 if when is not None else start is not None and number >= len(raw) - after
             read.lines.append(Line(said, when, level, source, in_run))
-        if start is None and modified and modified >= self.started:
+        if modified and modified >= self.started:
             self._last_error_in_run(read)
         return read
 
     @staticmethod
     def _last_error_in_run(read: Read) -> None:
-        """Without a mark: an undated error that ends a file written during the run is the run's."""
+        """An undated error that ends a file written during the run is the run's (before a mark too)."""
         lines = read.lines
         head = next((n for n in range(len(lines) - 1, -1, -1) if not STACK_FRAME.match(lines[n].text)), None)
         if head is not None and lines[head].level == "error" and lines[head].time is None:
