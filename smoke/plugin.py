@@ -21,7 +21,7 @@ from _pytest.mark.expression import Expression  # what -m uses; pytest is pinned
 from .browser import NoBrowser, find_chromium
 from .conditions import Check
 from .evidence import Evidence
-from .keys import HTTP_OBSERVERS_KEY, RUNNER_PROBLEM_KEY, SCREENSHOTS_KEY, TARGET_KEY
+from .keys import HTTP_OBSERVERS_KEY, INCIDENT_KEY, RUNNER_PROBLEM_KEY, SCREENSHOTS_KEY, TARGET_KEY
 from .probes.http import Client
 from .probes.runner import runner_problem
 from .probes.tls import trust
@@ -127,6 +127,8 @@ def pytest_configure(config: pytest.Config) -> None:
     except TargetError as error:
         raise pytest.UsageError(str(error)) from None
     config.stash[RUN_STARTED_KEY] = time.time()
+    if config.stash[TARGET_KEY].host_checks:
+        config.stash[INCIDENT_KEY] = lambda: _incident_facts(config)
     _keep_walk_traces(config)
     # What is loaded by now (pytest, pydantic, httpx, Jinja2...) lives as long as the run: the garbage
     # collector skips it from here on, so that its full collections during the run stay quick.
@@ -204,6 +206,15 @@ def read_host_logs(config: pytest.Config) -> HostLogs:
             found, marks = _log_sources(target, _pm2_list(target) if target.pm2.apps else None), None
         config.stash[HOST_LOGS_KEY] = HostLogs(found, marks, config.stash[RUN_STARTED_KEY], Redactor(target.secrets))
     return config.stash[HOST_LOGS_KEY]
+
+
+def _incident_facts(config: pytest.Config) -> dict[str, str]:
+    from .probes import incident
+
+    target = config.stash[TARGET_KEY]
+    started = config.stash.get(PM2_LIST_KEY, None)
+    listing = started.result() if started is not None else _pm2_list(target) if target.pm2.apps else None
+    return incident.gather(target, listing, read_host_logs(config))
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -153,10 +153,10 @@ def own_frame(frame: str, cwd: str) -> str:
     path, line = found.group(1).removeprefix("file://"), found.group(2)
     flavour = PureWindowsPath if re.match(r"^[A-Za-z]:", path) else PurePosixPath
     try:
-        path = str(flavour(path).relative_to(flavour(cwd))) if cwd else path
+        path = flavour(path).relative_to(flavour(cwd)).as_posix() if cwd else path
     except ValueError:
         pass
-    return f"{path.replace(os.sep, '/') if flavour is PureWindowsPath else path}:{line}"
+    return f"{path}:{line}"
 
 
 def tail(path: Path, start: int | None = None) -> tuple[list[str], str, float | None]:
@@ -231,26 +231,37 @@ def cloudflared_logs(process, configured: str = "") -> list[Path]:
             config = None
         if config is not None:
             logfile, directory = config.logfile, config.log_directory
-    paths = [Path(logfile)] if logfile else []
-    paths += [Path(directory) / CLOUDFLARED_LOG] if directory else []
-    return [path if path.is_absolute() or not process.cwd else Path(process.cwd) / path for path in paths]
+    paths = [logfile] if logfile else []
+    paths += [str(PureWindowsPath(directory) / CLOUDFLARED_LOG) if PureWindowsPath(directory).drive
+              else str(Path(directory) / CLOUDFLARED_LOG)] if directory else []
+    return [absolute(str(path), process.cwd) for path in paths]
 
 
-def caddy_logs(app) -> list[Source]:
-    """The files the proxy's Caddyfile logs to (``output file``), read from the --config its process runs."""
+def config_argument(app) -> Path | None:
+    """The --config its process runs with (Caddy's Caddyfile), from its folder; None when not to be read."""
     try:
         cmdline = psutil.Process(app.pid).cmdline() if app.pid > 0 else []
     except psutil.Error:
-        return []
+        return None
     config = next((cmdline[i + 1] for i, arg in enumerate(cmdline[:-1]) if arg == "--config"), "")
-    if not config:
-        return []
-    path = Path(config) if Path(config).is_absolute() or not app.cwd else Path(app.cwd) / config
+    return absolute(config, app.cwd) if config else None
+
+
+def absolute(path: str, cwd: str) -> Path:
+    """``path`` from the folder ``cwd`` unless it is absolute (a Windows one too, whichever OS reads it)."""
+    if Path(path).is_absolute() or PureWindowsPath(path).is_absolute() or not cwd:
+        return Path(path)
+    return Path(cwd) / path
+
+
+def caddy_logs(app) -> list[Source]:
+    """The files the proxy's Caddyfile logs to (``output file``)."""
+    path = config_argument(app)
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = path.read_text(encoding="utf-8", errors="replace") if path else ""
     except OSError:
         return []
-    return [Source("proxy", f"Caddyfile {path.name}", Path(file) if Path(file).is_absolute() else path.parent / file)
+    return [Source("proxy", f"Caddyfile {path.name}", absolute(file, str(path.parent)))
             for file in CADDY_LOG_FILE.findall(text)]
 
 

@@ -35,8 +35,9 @@ def page_top(run: PresenterReport) -> Markup:
     verdict = run.verdict
     rows = [_row(run, record) for record in run.ordered() if record.ran]
     rows += [_row(run, CheckRecord(outcome, "", 0, ran=True)) for outcome in run.unloaded]
+    incident = run.incident.name if run.incident else ""
     return Markup(render("top.html.jinja", watch=_watching(run), banner=_banner(run, verdict), rows=rows,
-                         missing=run.missing_lines()))
+                         missing=run.missing_lines(), incident=incident))
 
 
 def engineers_heading() -> Markup:
