@@ -207,7 +207,7 @@ def sources(target, apps: Sequence, tunnels: Sequence) -> list[Source]:
         if role == "proxy":
             found += caddy_logs(app)
     homes = dict.fromkeys(app.home for app in apps if app.home and app.name in roles)
-    found += [Source("pm2", "PM2", Path(home) / "pm2.log") for home in homes]
+    found += [Source("pm2", "PM2", joined(home, "pm2.log")) for home in homes]
     for process in tunnels:
         found += [Source("tunnel", f"cloudflared PID {process.pid}", path, process.cwd)
                   for path in cloudflared_logs(process, target.tunnel.config)]
@@ -232,8 +232,7 @@ def cloudflared_logs(process, configured: str = "") -> list[Path]:
         if config is not None:
             logfile, directory = config.logfile, config.log_directory
     paths = [logfile] if logfile else []
-    paths += [str(PureWindowsPath(directory) / CLOUDFLARED_LOG) if PureWindowsPath(directory).drive
-              else str(Path(directory) / CLOUDFLARED_LOG)] if directory else []
+    paths += [str(joined(directory, CLOUDFLARED_LOG))] if directory else []
     return [absolute(str(path), process.cwd) for path in paths]
 
 
@@ -251,7 +250,12 @@ def absolute(path: str, cwd: str) -> Path:
     """``path`` from the folder ``cwd`` unless it is absolute (a Windows one too, whichever OS reads it)."""
     if Path(path).is_absolute() or PureWindowsPath(path).is_absolute() or not cwd:
         return Path(path)
-    return Path(cwd) / path
+    return joined(cwd, path)
+
+
+def joined(folder: str, name: str) -> Path:
+    """``folder``/``name``, with Windows' separator for a Windows folder (C:\\...) whichever OS reads it."""
+    return Path(str(PureWindowsPath(folder) / name)) if PureWindowsPath(folder).drive else Path(folder) / name
 
 
 def caddy_logs(app) -> list[Source]:
