@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import re
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,7 +20,7 @@ from smoke.probes.findings import Finding
 from smoke.probes.http import Client
 from smoke.probes.pm2 import App, Jlist, parse_jlist
 from smoke.target import load_target
-from tests.conftest import serving
+from tests.conftest import STORY_ERROR_EVIDENCE, serving
 
 pytestmark = IPV6  # the frontend and Caddy listen on a dual-stack socket, reached at ::1
 SERVICE_CONFIG = r"C:\Windows\System32\config\systemprofile\.cloudflared\config.yml"
@@ -259,9 +258,7 @@ def test_a_windows_hosts_logs_give_evidence_and_signs(windows, tmp_path):
     host = windows_logs(windows, tmp_path, logs.sources(target, listing.apps, tunnel.care2_tunnels(target.tunnel.name)))
     evidence = host.evidence("backend")
     assert len(evidence) == 1, evidence  # the EADDRINUSE 40 min ago is older than the run
-    assert re.fullmatch(r"backend log \(careconnect-backend-prod, \d\d:\d\d:\d\d\): Error creating story ticket: "
-                        r"TypeError: Cannot read properties of undefined \(reading 'create'\) at src/routes/story\.ts:39",
-                        evidence[0]), evidence
+    assert STORY_ERROR_EVIDENCE.fullmatch(evidence[0]), evidence
     signs = host.signs(time.time(), listing.apps)
     proxy = windows.ports["proxy"]
     [origin] = signs["tunnel"]  # each request logged twice by cloudflared, counted once
