@@ -273,7 +273,8 @@ def caddy_logs(app) -> list[Source]:
 
 
 class HostLogs:
-    """The logs of this run, read once when first asked: evidence for red lines, signs for warnings."""
+    """The logs of this run, read when first asked and again where they grew: evidence for red lines, signs for
+    warnings."""
 
     def __init__(self, found: list[Source], marks: dict[Path, int] | None, started: float,
                  redactor: Redactor | None = None):
@@ -281,13 +282,23 @@ class HostLogs:
         self.marks = marks  # None: no sizes were taken at the start; lines are placed in the run by their time
         self.started = started
         self.redactor = redactor or Redactor()
-        self._reads: list[Read] | None = None
+        self._reads: dict[Path, tuple[tuple[int, float] | None, Read]] = {}
 
     @property
     def reads(self) -> list[Read]:
-        if self._reads is None:
-            self._reads = [self._read(source) for source in self.sources]
-        return self._reads
+        """Every source read; again only where it changed since (a check late in the run meets newer lines)."""
+        found = []
+        for source in self.sources:
+            try:
+                stat = source.path.stat()
+                version = (stat.st_size, stat.st_mtime)
+            except OSError:
+                version = None
+            known = self._reads.get(source.path)
+            if known is None or known[0] != version or version is None:
+                known = self._reads[source.path] = (version, self._read(source))
+            found.append(known[1])
+        return found
 
     def _read(self, source: Source) -> Read:
         start = self.marks.get(source.path) if self.marks is not None else None
@@ -333,10 +344,16 @@ class HostLogs:
             for block in error_blocks(read):
                 # an undated error that ends the file was written when the file last changed
                 when = block[0].time or (read.modified if block[-1] is read.lines[-1] else None)
-                said = self.redactor.text(quote(block, read.source.cwd))
-                quoted.append((when or 0, f"{role} log ({read.source.owner}, {clock(when)}): {said}"))
+                quoted.append((when or 0, read.source.owner, self.redactor.text(quote(block, read.source.cwd))))
         quoted.sort(key=lambda item: item[0], reverse=True)
-        return [line for _, line in quoted[:EVIDENCE_PER_ROLE]] + (notes if not quoted else [])
+        said = Counter((owner, text) for _, owner, text in quoted)  # the same error again: once, counted
+        lines = []
+        for when, owner, text in quoted:
+            if (owner, text) in said:
+                again = said.pop((owner, text))
+                times = f", {again} times since the run started" if again > 1 else ""
+                lines.append(f"{role} log ({owner}, {clock(when or None)}{times}): {text}")
+        return lines[:EVIDENCE_PER_ROLE] + (notes if not quoted else [])
 
     def lines(self, within: float, now: float) -> Iterable[Line]:
         """Every line dated within the last ``within`` seconds."""
