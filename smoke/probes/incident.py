@@ -27,7 +27,8 @@ def gather(target, listing, logs: HostLogs) -> dict[str, str]:
         if note:
             notes.append(note)
             continue
-        files[f"logs/{_safe(source.owner)}-{_safe(source.path.name)}"] = "\n".join(lines[-LOG_LINES:]) + "\n"
+        name = source.path.name if source.owner in source.path.name else f"{source.owner}-{source.path.name}"
+        files[f"logs/{_safe(name)}"] = "\n".join(lines[-LOG_LINES:]) + "\n"
     configs = {Path(target.tunnel.config)} if target.tunnel.config else set()
     processes = tunnel.care2_tunnels(target.tunnel.name)
     configs |= {process.config_path for process in processes if process.config_path}

@@ -57,7 +57,7 @@ class ReportFiles:
         return self.folder / f"{self.stem.replace('predemo-', 'incident-', 1)}.zip"
 
     def write_incident(self, path: Path, gather: Callable[[], dict[str, str]], redactor: Redactor) -> None:
-        """The bundle: this run's verdict, report and JUnit file, and the host's facts, each scrubbed and cut to
+        """The bundle: this run's verdict, report and JUnit file, and the host's facts, each scrubbed, a fact cut to
         its last INCIDENT_FILE bytes, INCIDENT_TOTAL at most in all. Facts that cannot be gathered are named."""
         files = {"verdict.json": self.verdict, "report.html": self.page, "junit.xml": self.junit}
         members = {name: source.read_text(encoding="utf-8", errors="replace")
@@ -70,7 +70,8 @@ class ReportFiles:
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as bundle:
             for name, text in members.items():
                 data = redactor.text(text).encode("utf-8")
-                data = data[-INCIDENT_FILE:]
+                # this run's own files whole (a page cut short is no page); a fact's end
+                data = data if name in files else data[-INCIDENT_FILE:]
                 if total + len(data) > INCIDENT_TOTAL:
                     bundle.writestr("truncated.txt", f"left out from {name} on: the bundle holds {total} bytes\n")
                     break
