@@ -26,6 +26,13 @@ from smoke.redact import Redactor
     ('127.0.0.1 - - [07/Dec/2026:17:12:49 +0000] "POST /api/story/start HTTP/1.1" 500 108 "-" "node"',
      "2026-12-07T17:12:49+00:00", None, ""),
     ("Error creating story ticket: TypeError: x", None, "Error creating story ticket: TypeError: x", "error"),
+    # Caddy's console access log (format console): ERROR for a 404 too, which is no failure of the proxy's
+    ('2026/12/07 17:12:49.651\t\x1b[31mERROR\x1b[0m\thttp.log.access.log0\thandled request\t{"request": {"method": '
+     '"GET", "host": "care2connects.org", "uri": "/"}, "status": 502}', "2026-12-07T17:12:49",
+     "http.log.access.log0 handled request: GET care2connects.org/ -> 502", "error"),
+    ('2026/12/07 17:12:49.651\tERROR\thttp.log.access.log0\thandled request\t{"request": {"method": "GET", "host": '
+     '"[::1]:8080", "uri": "/"}, "status": 404}', "2026-12-07T17:12:49",
+     "http.log.access.log0 handled request: GET [::1]:8080/ -> 404", ""),
     (" ✓ Ready in 2.3s", None, " ✓ Ready in 2.3s", ""),
 ])
 def test_a_lines_time_text_and_level(line, seconds, text, level):

@@ -45,6 +45,9 @@ CLOUDFLARED_LOG = "cloudflared.log"  # the file cloudflared writes in its --log-
 # 2026-12-07T17:12:49: (PM2's time: true, local time) or 2026-12-07T17:12:49Z / .123+01:00 (zerolog, ISO)
 ISO_PREFIX = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?):?\s")
 ZEROLOG_LEVEL = re.compile(r"^(TRC|DBG|INF|WRN|ERR|FTL|PNC)\s")
+# Caddy's `format console`: "2026/12/07 17:12:49.123<TAB>ERROR<TAB>logger<TAB>message<TAB>{json}" (local time)
+CADDY_CONSOLE = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(?:\.\d+)?)\t(?:\x1b\[[\d;]*m)?([A-Z]+)(?:\x1b\[0m)?\t"
+                           r"(\S+)\t([^\t]*)(?:\t(\{.*))?$")
 MORGAN_TIME = re.compile(r"\[(\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\]")
 ERROR_WORDS = re.compile(
     r"(\b[A-Z]\w*Error\b|\bError:|\bUnhandled|\bFATAL\b|\bERR!|\bException\b|^Error\b|\bE[A-Z]{4,}\b.*:|❌)")
@@ -106,6 +109,8 @@ def parse_line(raw: str) -> tuple[float | None, str, str]:
         text = text[found.end():].lstrip()
     elif text.startswith("{"):
         stamp, text, level = _json_line(text, stamp)
+    elif found := CADDY_CONSOLE.match(text):
+        stamp, text, level = _caddy_console(found)
     if stamp is None and (found := MORGAN_TIME.search(text)):
         stamp = _parsed(found.group(1), "%d/%b/%Y:%H:%M:%S %z")
     if not level and ERROR_WORDS.search(text):
@@ -143,6 +148,22 @@ def _json_line(text: str, stamp: float | None) -> tuple[float | None, str, str]:
     level = str(entry.get("level", "")).lower()
     said = " ".join(str(entry[key]) for key in ("logger", "msg", "error") if entry.get(key))
     return stamp, said or text, "error" if level in ("error", "fatal", "panic") else "warn" if level == "warn" else ""
+
+
+def _caddy_console(found: re.Match) -> tuple[float | None, str, str]:
+    """A Caddy console line: an access entry is an error when it answered 5xx (Caddy says ERROR for a 404 too)."""
+    when, level, logger, message, fields = found.groups()
+    try:
+        entry = json.loads(fields) if fields else {}
+    except ValueError:
+        entry = {}
+    request = entry.get("request") if isinstance(entry.get("request"), dict) else {}
+    status = entry.get("status")
+    said = f"{logger} {message}" + (f" {entry['error']}" if entry.get("error") else "")
+    if request:
+        said += f": {request.get('method', '?')} {request.get('host', '')}{request.get('uri', '')} -> {status}"
+    failed = level in ("ERROR", "FATAL", "PANIC") and not (isinstance(status, int) and status < 500)
+    return _parsed(when.partition(".")[0], "%Y/%m/%d %H:%M:%S"), said, "error" if failed else ""
 
 
 def own_frame(frame: str, cwd: str) -> str:
