@@ -5,6 +5,10 @@ A check fails at its first broken condition, with a message a presenter can act 
     API health: expected X-Care2-Origin "backend", got "frontend"
       request: GET http://localhost:3001/health/live -> 200 in 4 ms
       fix: another program holds port 3001 ...
+      evidence: backend log (careconnect-backend-prod, 17:12:49): Error ... at src/routes/story.ts:39
+
+On the demo host, the lines after the fix are the host's evidence about the roles the check concerns
+(``concerns()``; smoke/evidence.py).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from .evidence import Evidence
 from .probes.findings import Finding
 from .probes.http import Answer, Client, NoAnswer
 from .probes.pages import classify
@@ -22,14 +27,20 @@ from .probes.pages import classify
 class Check:
     """The conditions of one check, failing the test at the first that does not hold."""
 
-    def __init__(self, http: Client, welcome_title: str = ""):
+    def __init__(self, http: Client, welcome_title: str = "", evidence: Evidence | None = None):
         self.http = http
         self.welcome_title = welcome_title
+        self.evidence = evidence or Evidence()
+        self.roles: tuple[str, ...] = ()
         self.retried: list[str] = []
         self.warnings: list[str] = []
         self.result = ""
         # what -> (seconds, budget or None): the check's main request, or the walk's steps (the history's chart)
         self.timings: dict[str, tuple[float, float | None]] = {}
+
+    def concerns(self, *roles: str) -> None:
+        """The Care2 roles (frontend, backend, tunnel, proxy) whose evidence explains this check's red line."""
+        self.roles = roles
 
     def fail(self, what: str, answer: Answer | None = None, fix: str = "", summary: str = "") -> NoReturn:
         """Fail the check; ``summary``, a few words of the cause, goes into the verdict's line."""
@@ -41,6 +52,7 @@ class Check:
                 lines.append(f"  body: {answer.excerpt()}")
         if fix:
             lines.append(f"  fix: {fix}")
+        lines += [f"  evidence: {line}" for line in self.evidence.lines(self.roles)]
         pytest.fail("\n".join(lines), pytrace=False)
 
     def that(self, holds: bool, what: str, expected, seen, answer: Answer | None = None, fix: str = "") -> None:

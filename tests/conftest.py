@@ -139,6 +139,10 @@ def chromium_version(chromium) -> str:
 
 
 ROOT = Path(__file__).parent.parent
+# The evidence line the walk's 500 brings on the demo host: the backend's error, and the story route's own line
+STORY_ERROR_EVIDENCE = re.compile(
+    r"backend log \(careconnect-backend-prod, \d\d:\d\d:\d\d\): Error creating story ticket: TypeError: Cannot "
+    r"read properties of undefined \(reading 'create'\) at src/routes/story\.ts:39$", re.MULTILINE)
 # A run that has not ended by then hangs: a few times the slowest run's target (30 s, every port hung). How
 # fast runs really are is tools/benchmark.py's to measure, not a test's: a slow machine must not fail CI.
 HANG_GUARD = 120

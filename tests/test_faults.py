@@ -37,15 +37,24 @@ class Case:
     red: frozenset[str]
     # check -> what its message must contain: text with {fields} of the running stage (see facts()), or a pattern
     says: dict[str, tuple[str | re.Pattern, ...]]
+    # what the run's warnings from the host's logs (LOG_SIGNS) must contain; () none at all; None: not judged
+    warns: tuple[str, ...] | None = None
 
 
-def case(fault, view, red=(), says=None) -> Case:
-    return Case(fault, view, frozenset(red), says or {})
+def case(fault, view, red=(), says=None, warns=None) -> Case:
+    return Case(fault, view, frozenset(red), says or {}, warns)
+
+
+# the warnings that come from the logs (smoke/probes/logs.py signs); others (a parallel test's tunnel) may come too
+LOG_SIGNS = ("'s log shows", "'s log says", " crashed ", "max_memory_restart")
+# cloudflared's words for an origin it could not reach (its proxy/proxy.go), as its log (logfile:) keeps them
+ORIGIN_ERROR = ('evidence: tunnel log (cloudflared PID {pid_cloudflared}, ', ' error="Unable to reach the origin '
+                'service. The service may be down or it may not be responding to traffic from cloudflared: dial tcp ')
 
 
 CASES = [
-    case(None, "local"),
-    case(None, "production"),
+    case(None, "local", warns=()),  # healthy: no warning from the logs
+    case(None, "production", warns=()),
     # A down app is missing from PM2's list (it is in the ecosystem file) and from its port: Ports and Processes.
     case("frontend-down", "local", {"site_reachable", "tell_your_story_page", "frontend_to_backend", "port_drift",
                                     "processes"},
@@ -53,7 +62,9 @@ CASES = [
           "port_drift": ("frontend: nothing listens on port {fe}", "pm2 start {eco} --only careconnect-frontend-prod"),
           "processes": ("careconnect-frontend-prod (frontend) is not in PM2's list",)}),
     case("frontend-down", "production", SITE_VIA_EDGE | {"port_drift", "processes"},
-         {"no_error_pages": ("Cloudflare error 502", "cf-ray")}),
+         {"no_error_pages": ("Cloudflare error 502", "cf-ray"),
+          "site_reachable": (*ORIGIN_ERROR, "127.0.0.1:{fe}: connect: connection refused")},
+         ("cloudflared's log shows", "127.0.0.1:{fe}")),
     case("backend-down", "local", {"api_health", "database", "frontend_to_backend", "port_drift", "processes"},
          {"api_health": ("connection refused", "http://localhost:{be}", "port {be}"),
           "frontend_to_backend": ("the backend does not answer at http://localhost:{be}, so the rewrite cannot "
@@ -71,12 +82,15 @@ CASES = [
           "tunnel_stable": ("cloudflared PID {pid_cloudflared}", "/ready answered 503, readyConnections=0")}),
     # The ingress names a port no service is configured on: the configs disagree (Ports), besides the 502.
     case("origin-refused", "production", SITE_VIA_EDGE | {"port_drift"},
-         {"site_reachable": ("Cloudflare error 502", "Bad gateway", "failing hop: Host"),
+         {"site_reachable": ("Cloudflare error 502", "Bad gateway", "failing hop: Host", *ORIGIN_ERROR,
+                             "127.0.0.1:{dead}: connect: connection refused"),
           "port_drift": ("cloudflared ingress {config}", "care2connects.org -> http://localhost:{dead}")}),
     case("ipv6-only-dial", "production", SITE_VIA_EDGE | {"dual_stack"},
          {"dual_stack": ("[::1]:{fe} connection refused while 127.0.0.1:{fe} accepts",
                          "the tunnel cannot reach it, so visitors get 502, then 1033",
-                         "use http://127.0.0.1:{fe} in the tunnel ingress ({config})")}),
+                         "use http://127.0.0.1:{fe} in the tunnel ingress ({config})"),
+          "site_reachable": (*ORIGIN_ERROR, "[::1]:{fe}: connect: connection refused")},
+         ("cloudflared's log shows", "[::1]:{fe}", "use http://127.0.0.1:PORT in the ingress")),
     # Straight to the frontend nothing dials [::1]: only the dual-stack check sees the tunnel's ingress.
     case("ipv6-only-dial", "local", {"dual_stack"},
          {"dual_stack": ("refused while 127.0.0.1:{fe} accepts",)}),
@@ -138,6 +152,10 @@ CASES = [
     # Through the edge the named tunnel has no connector at all: Cloudflare's 1033 everywhere.
     case("quick-tunnel", "production", HTTP_CHECKS | {"tunnel_stable", "port_drift"},
          {"no_error_pages": ("Cloudflare error 1033",)}),
+    # Every check green, but cloudflared's log shows it could not reach the site at [::1] a quarter of an hour ago.
+    case("origin-errors-logged", "production", set(), {},
+         ("Tunnel: cloudflared's log shows 3 origin errors ('Unable to reach the origin service') in the last hour: "
+          "[::1]:{fe} 3 times (last ", ": connection refused)", "use http://127.0.0.1:PORT in the ingress")),
 ]
 
 
@@ -181,6 +199,12 @@ def test_predemo_against_the_stage(case: Case, tmp_path, run_predemo):
                 assert word.search(message), f"{check} should match {word.pattern!r}:\n{message}"
             else:
                 assert word.format(**known) in message, f"{check} should say {word.format(**known)!r}:\n{message}"
+    if case.warns is not None:
+        warnings = "\n".join(w for outcome in run.verdict.outcomes for w in outcome.warnings
+                             if any(sign in w for sign in LOG_SIGNS))
+        assert bool(warnings) == bool(case.warns), f"warnings: {warnings or 'none'}\n{run.output}"
+        for word in case.warns:
+            assert word.format(**known) in warnings, f"the warnings should say {word.format(**known)!r}:\n{warnings}"
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="freezing a process needs SIGSTOP")

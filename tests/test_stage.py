@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -336,8 +337,28 @@ def tunnel_down(s, h):
     assert_cf_error(get(h, s, "edge_site"), 530, 1033)
 
 
+# cloudflared's own words for it (proxy/proxy.go), each failed request logged twice, in its config's logfile:
+ORIGIN_ERROR = ('ERR  error="Unable to reach the origin service. The service may be down or it may not be responding '
+                'to traffic from cloudflared: dial tcp {address}: connect: connection refused" cfRay=')
+
+
+def tunnel_log(s) -> str:
+    return (s.workdir / "cloudflared" / "cloudflared.log").read_text(encoding="utf-8")
+
+
 def origin_refused(s, h):
     assert_cf_error(get(h, s, "edge_site"), 502, 502)
+    assert ORIGIN_ERROR.format(address=f"127.0.0.1:{s.ports['dead']}") in tunnel_log(s)
+    assert "ERR Request failed error=\"Unable to reach the origin service." in tunnel_log(s)
+
+
+def origin_errors_logged(s, h):
+    assert get(h, s, "edge_site").status_code == 200  # the tunnel works now
+    logged = [line for line in tunnel_log(s).splitlines() if "Unable to reach the origin service" in line]
+    assert len(logged) == 6 and all(ORIGIN_ERROR.format(address=f"[::1]:{s.ports['frontend']}") in line
+                                    for line in logged[::2])
+    stamps = {datetime.strptime(line[:20], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp() for line in logged}
+    assert all(13 * 60 < time.time() - stamp < 17 * 60 for stamp in stamps)  # a quarter of an hour ago
 
 
 def ipv6_only_dial(s, h):
@@ -466,7 +487,7 @@ FAULT_CHECKS = {
     "api-base-3003": api_base_3003, "cors-blocked": cors_blocked, "mic-blocked": mic_blocked,
     "story-start-500": story_start_500, "processing-stuck": processing_stuck, "slow-health": slow_health,
     "hang": hang, "pm2-zombie": pm2_zombie, "pm2-restart-loop": pm2_restart_loop, "tunnel-stale": tunnel_stale,
-    "tunnel-fresh": tunnel_fresh, "quick-tunnel": quick_tunnel,
+    "tunnel-fresh": tunnel_fresh, "quick-tunnel": quick_tunnel, "origin-errors-logged": origin_errors_logged,
 }
 # Faults made of or seen through PM2 run the stage under PM2; the others without it (quicker).
 PM2_FAULTS = NEEDS_PM2 | {"tunnel-fresh"}

@@ -8,10 +8,11 @@ import sqlite3
 import pytest
 
 from fixtures.stage import Stage
+from fixtures.stage import pm2 as stage_pm2
 from fixtures.stage.backend import STORY_START_ERROR
 from smoke.probes.walk import StoryWalk
 from smoke.target import load_target
-from tests.conftest import serving
+from tests.conftest import STORY_ERROR_EVIDENCE, serving
 
 WALK = "tell_your_story_walk"
 
@@ -127,6 +128,18 @@ def test_each_blocker_alone_is_named_alone(fault, tmp_path, run_predemo, chromiu
         assert BEHIND not in message, seen
     else:  # worked around, the rest of the walk works: still red, never a pass
         assert "the rest of the walk went through: home, consent" in message and "profile 'Smoke Test'" in message, seen
+
+
+@pytest.mark.skipif(not stage_pm2.installed(), reason=stage_pm2.MISSING)  # PM2 keeps the backend's log
+def test_the_walks_500_quotes_the_backends_error_line(tmp_path, run_predemo):
+    """On the demo host the 500 comes with the backend's own words, from the log PM2 keeps: the error, and the file
+    and line of the app's code that threw it (the real backend: src/routes/story.ts:39)."""
+    with Stage(faults={"story-start-500"}, workdir=tmp_path / "stage", pm2=True) as stage:
+        run = run_predemo(stage.env_file, "local", "browser")
+    state, message = run.outcomes[WALK]
+    assert state == "failed", run.output
+    assert any(STORY_ERROR_EVIDENCE.match(line.removeprefix("  evidence: ")) for line in message.splitlines()), \
+        message
 
 
 def test_no_work_around_where_none_is_needed(tmp_path, run_predemo):

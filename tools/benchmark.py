@@ -11,6 +11,8 @@ Cases (targets from issues 7 and 13):
                                        run alternately with the suite)
   everything down (nothing listens)    NO-GO report written in <= 10 s
   everything hung (accept, no answer)  NO-GO report written in <= 30 s
+  healthy, host checks only            (their time, with the logs' signs read), and apart: locating and reading
+                                       every Care2 log with the evidence of every role, "well under a second"
 and the peak resident memory of the pytest process itself (Chromium and the stage aside) <= 200 MB.
 With --real-app the healthy cases run against the bundled "local" environment (the real Care2 app started
 by ../shared/realapp on its documented ports) instead of the stage.
@@ -97,6 +99,24 @@ def run_floor(reports: Path) -> float:
     return time.monotonic() - started
 
 
+def evidence_seconds(env_file: Path | None, view: str) -> str:
+    """Locating the Care2 logs (after PM2's list) and reading every role's evidence and the signs, timed in-process."""
+    from smoke.probes import logs, pm2, tunnel
+    from smoke.target import load_target
+
+    target = load_target(view, str(env_file) if env_file else None)
+    listing = pm2.read_jlist(target.pm2.command, target.pm2.timeout) if target.pm2.apps else None
+    started = time.perf_counter()
+    found = logs.sources(target, pm2.apps_of(listing), tunnel.care2_tunnels(target.tunnel.name))
+    host = logs.HostLogs(found, logs.mark(source.path for source in found), time.time())
+    quoted = [line for role in ("frontend", "backend", "tunnel", "proxy") for line in host.evidence(role)]
+    signs = host.signs(time.time(), pm2.apps_of(listing))
+    seconds = time.perf_counter() - started
+    read = sum(len(each.lines) for each in host.reads)
+    return (f"{'  evidence: every log, every role':<38} {seconds * 1000:5.0f} ms for {len(found)} files, {read} lines; "
+            f"{len(quoted)} evidence lines, {sum(map(len, signs.values()))} signs")
+
+
 def summary(label: str, times: list[float], peaks: list[float], codes: list[int]) -> str:
     return (f"{label:<38} min {min(times):5.2f} s  median {statistics.median(times):5.2f} s  "
             f"max {max(times):5.2f} s  peak RSS {max(peaks):5.0f} MB  exit codes {sorted(set(codes))}")
@@ -125,6 +145,7 @@ def main() -> None:
             ("healthy, full set with the walk", healthy, "local", "predemo"),
             ("healthy, without the walk", healthy, "local", "predemo and not browser"),
             ("healthy, HTTP checks only", healthy, "local", "predemo and not browser and not host"),
+            ("healthy, host checks only", healthy, "local", "predemo and host"),
             ("everything down, full set", down, "down", "predemo"),
             ("everything hung, full set", hung, "hung", "predemo"),
         ]
@@ -138,6 +159,8 @@ def main() -> None:
                     floors.append(run_floor(folder / "reports"))
             times, peaks, codes = (list(column) for column in zip(*results, strict=True))
             print(summary(label, times, peaks, codes), flush=True)
+            if "host checks" in label:
+                print(evidence_seconds(env_file, view), flush=True)
             if floors:
                 print(f"{'  floor: tools/floor.py, same requests':<38} min {min(floors):5.2f} s  median "
                       f"{statistics.median(floors):5.2f} s  max {max(floors):5.2f} s  suite/floor "

@@ -9,6 +9,7 @@ def test_tell_your_story_walk(target, page, check, pytestconfig, walk_screenshot
     """(10) The walk: home, consent, recording with a microphone, submit, processing, profile."""
     from smoke.probes.walk import StoryWalk, WalkFailed  # Playwright: only for a run that walks
 
+    check.concerns("backend", "frontend", "proxy", "tunnel")  # an API error first: most of its blockers are one
     walk = StoryWalk(page, target)
     see_past = not pytestconfig.getoption("first_blocker_only")
     try:

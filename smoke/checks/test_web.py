@@ -10,6 +10,9 @@ from smoke.probes.pages import Page, absolute, classify
 pytestmark = pytest.mark.predemo
 
 JS_OR_CSS = ("application/javascript", "text/javascript", "text/css")
+# whose evidence explains a red line (the host's logs...): the app first, then the hops in front of it
+SITE_ROLES = ("frontend", "proxy", "tunnel")
+API_ROLES = ("backend", "proxy", "tunnel")
 
 
 def start_frontend(target) -> str:
@@ -79,6 +82,7 @@ def assets_load(check, target, page: Page, page_url: str, what: str) -> list[str
 
 def test_site_reachable(target, check):
     """(1) Site reachable: the home page is CareConnect's and its assets load."""
+    check.concerns(*SITE_ROLES)
     answer, page = frontend_page(check, target, "/", "Home page")
     expect = target.expect
     check.that(page.title == expect.title, "Home page title", repr(expect.title), repr(page.title), answer)
@@ -91,6 +95,7 @@ def test_site_reachable(target, check):
 
 def test_tell_your_story_page(target, check):
     """(2) Tell Your Story page loads with its consent screen."""
+    check.concerns(*SITE_ROLES)
     answer, page = frontend_page(check, target, target.paths.story_page, "Tell Your Story page")
     expect = target.expect
     check.that(page.has_h1(expect.consent_h1), "Consent screen heading", repr(expect.consent_h1), page.h1 or "no h1",
@@ -105,6 +110,7 @@ def test_tell_your_story_page(target, check):
 
 def test_api_health(target, check):
     """(3) API health: the backend says it is alive, in time."""
+    check.concerns(*API_ROLES)
     budget = target.budgets.health
     url = target.api(target.paths.api_live)
     answer = check.get(url, f"API health (budget {budget:g} s)", start_backend(target), budget=budget)
@@ -125,6 +131,7 @@ def test_api_health(target, check):
 
 def test_database(target, check, http):
     """(4) Database: the backend has a real, connected database."""
+    check.concerns(*API_ROLES)
     fix = ("the backend cannot reach its database: check DATABASE_URL in the backend's .env and that "
            "PostgreSQL is running, then restart the backend")
     # A backend that is alive but gives its database status no answer waits on its database (hung or gone).
@@ -150,6 +157,7 @@ def test_database(target, check, http):
 
 def test_frontend_to_backend(target, check, http):
     """(5) Frontend to backend: the rewrite, CORS and the /papi proxy reach the API the page uses."""
+    check.concerns("frontend", "backend", "proxy", "tunnel")
     rewrite_url = target.site(target.paths.rewrite_probe)
     # Both were asked at the run's start: whether the site and the API answer costs no request here.
     site_up, backend_up = answers(http, target.site("/")), backend_alive(http, target)
@@ -203,6 +211,7 @@ def story_page_api_bases(target, http) -> list[apibase.ApiBase]:
 
 def test_no_error_pages(target, http, check):
     """(7) No error pages: no Cloudflare 502/1033, no proxy or backend page where the site should be."""
+    check.concerns("tunnel", "proxy", "frontend", "backend")
     urls = [target.site("/"), target.site(target.paths.story_page), target.api(target.paths.api_live)]
     unanswered = []
     for url in urls:

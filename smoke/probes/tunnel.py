@@ -59,6 +59,8 @@ class TunnelCommand:
     metrics: str = ""
     url: str = ""
     token: bool = False
+    logfile: str = ""  # --logfile: where it logs
+    log_directory: str = ""  # --log-directory: it logs to cloudflared.log there
 
 
 def parse_command(cmdline: Sequence[str]) -> TunnelCommand:
@@ -83,7 +85,8 @@ def parse_command(cmdline: Sequence[str]) -> TunnelCommand:
         index += 1
     found = dict(
         config=flags.get("config", ""), metrics=flags.get("metrics", ""), url=flags.get("url", ""),
-        token="token" in flags or "token-file" in flags,
+        token="token" in flags or "token-file" in flags, logfile=flags.get("logfile", ""),
+        log_directory=flags.get("log-directory", ""),
     )
     subcommand = words[1] if words[:1] == ["tunnel"] and len(words) > 1 else ""
     if words[:1] not in ([], ["tunnel"]) or subcommand not in ("", "run"):
@@ -203,6 +206,8 @@ class TunnelConfig:
     tunnel: str
     metrics: str
     ingress: tuple[Ingress, ...]
+    logfile: str = ""
+    log_directory: str = ""
 
     @classmethod
     def read(cls, path: str | Path) -> TunnelConfig:
@@ -229,7 +234,8 @@ class TunnelConfig:
             Ingress(str(rule.get("hostname") or ""), str(rule.get("service") or ""), str(rule.get("path") or ""))
             for rule in rules
         )
-        return cls(path, modified, str(data.get("tunnel") or ""), str(data.get("metrics") or ""), ingress)
+        return cls(path, modified, str(data.get("tunnel") or ""), str(data.get("metrics") or ""), ingress,
+                   str(data.get("logfile") or ""), str(data.get("log-directory") or ""))
 
     def rule_for(self, hostname: str) -> Ingress | None:
         """The first rule that matches ``hostname``, as cloudflared picks it (``*.`` wildcards, catch-all)."""

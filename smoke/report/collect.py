@@ -14,10 +14,18 @@ import pytest
 from pytest_metadata.plugin import metadata_key
 
 from .. import history
-from ..keys import HTTP_OBSERVERS_KEY, RUNNER_PROBLEM_KEY, SCREENSHOTS_KEY, TARGET_KEY, TRACES_KEY, VERDICT_KEY
+from ..keys import (
+    HTTP_OBSERVERS_KEY,
+    INCIDENT_KEY,
+    RUNNER_PROBLEM_KEY,
+    SCREENSHOTS_KEY,
+    TARGET_KEY,
+    TRACES_KEY,
+    VERDICT_KEY,
+)
 from ..redact import Redactor
 from ..target import Target
-from ..verdict import COULD_NOT_CHECK, Outcome, Verdict, decide
+from ..verdict import COULD_NOT_CHECK, NO_GO, Outcome, Verdict, decide
 from . import decision, render, terminal
 from .files import ReportFiles
 from .pictures import lighten_images, screenshots
@@ -36,6 +44,7 @@ class PresenterReport:
         self.http = HttpLog()
         self.redactor = Redactor()  # until the target is known: shapes and process variables only
         self.runs: list[history.Entry] = []  # this target's runs before this one, for the report's strips
+        self.incident: Path | None = None  # a NO-GO on the demo host: the diagnostics bundle, linked from the page
 
     @property
     def target(self) -> Target:
@@ -191,6 +200,8 @@ class PresenterReport:
         if not problem and TARGET_KEY in self.config.stash:
             self.runs = decision.recall_runs(self.files, self.target, self.finished, self.outcomes())
         verdict = self.config.stash[VERDICT_KEY] = decide(self.outcomes(), problem)
+        if verdict.state == NO_GO and INCIDENT_KEY in self.config.stash:
+            self.incident = self.files.incident  # named now for the page to link; written with the other files
         if verdict.state == COULD_NOT_CHECK and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # nothing was judged: never a silent pass
 
@@ -219,6 +230,8 @@ class PresenterReport:
             if VERDICT_KEY in self.config.stash:
                 decision.write_files(self.files, self.redactor, self.verdict, self.about(), self.target,
                                      self.finished)
+            if self.incident is not None:
+                self.files.write_incident(self.incident, self.config.stash[INCIDENT_KEY], self.redactor)
 
     @property
     def verdict(self) -> Verdict:
