@@ -134,12 +134,9 @@ class Watch:
         self.pytest_args, self.user_marks = pytest_args, user_marks
         # alerts on a change: the first NO-GO is one, the first GO after it the other
         self.alerting = target.model_copy(update={"alerts": target.alerts.model_copy(update={"after_failures": 1})})
-        self.alerts_off = alerts.urls_missing(os.environ)  # said once, at the start, not after every NO-GO
+        self.alerts_off = alerts.urls_missing(os.environ)  # said once, after the first run, not after every NO-GO
 
     def run(self) -> int:
-        if self.alerts_off:
-            print(f"{_now()} alerts off (nobody is told when the verdict changes): {self.alerts_off}; then start the "
-                  "watch again", flush=True)
         number, code, last_walk = 0, 0, None
         self.history_page()  # there before the first run, so that its report links to it
         while True:
@@ -203,6 +200,9 @@ class Watch:
             return
         walk = "" if self.user_marks else " (with the walk)" if walked else " (without the walk)"
         print(f"{_now()} run {number}{walk}: {verdict.headline()}", flush=True)
+        if self.alerts_off and number == 1:  # once, after the first run: arguments pytest refuses stay one line
+            print(f"{_now()} alerts off (nobody is told when the verdict changes): {self.alerts_off}; then start the "
+                  "watch again", flush=True)
         said = "" if self.alerts_off else alerts.handle(verdict, self.alerting, os.environ, report, attach=report)[0]
         if said and not said.startswith("none"):
             print(f"{_now()} alert: {said}", flush=True)
