@@ -213,8 +213,7 @@ def target(pytestconfig: pytest.Config) -> Target:
 @pytest.fixture(scope="session")
 def http(target: Target, pytestconfig: pytest.Config):
     """One HTTP client for the run, with the target's time budgets, trusted CAs and the test header."""
-    client = Client(target.budgets.connect, target.budgets.read, target.budgets.retry_delay,
-                    verify=trust(target.tls.ca_file))
+    client = Client.with_budgets(target.budgets, verify=trust(target.tls.ca_file))
     client.observers.extend(pytestconfig.stash.get(HTTP_OBSERVERS_KEY, []))
     paths = target.paths
     client.prefetch([target.site("/"), target.site(paths.story_page), target.site(paths.rewrite_probe),

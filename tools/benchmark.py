@@ -11,7 +11,9 @@ Cases (targets from issues 7 and 13):
                                        run alternately with the suite)
   everything down (nothing listens)    NO-GO report written in <= 10 s
   everything hung (accept, no answer)  NO-GO report written in <= 30 s
-and the peak resident memory of the pytest process itself (Chromium and the stage aside) <= 200 MB.
+  pages never end (stage page-endless) NO-GO naming the pages; pytest <= 200 MB, whole run <= 400 MB (issue 17)
+and the peak resident memory of the pytest process itself (Chromium and the stage aside) <= 200 MB, and of
+the whole run (pytest and its children: Playwright's driver, Chromium).
 With --real-app the healthy cases run against the bundled "local" environment (the real Care2 app started
 by ../shared/realapp on its documented ports) instead of the stage.
 """
@@ -42,21 +44,32 @@ from fixtures.stage import Stage  # noqa: E402
 REQUEST_ROW = re.compile(r"<tr><td>([A-Z]+) (https?://[^<]+)</td>")  # the report's list of a check's requests
 
 
-def run_suite(env_file: Path | None, view: str, marks: str, reports: Path) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS (MB) of the pytest process, exit code."""
+def run_suite(env_file: Path | None, view: str, marks: str, reports: Path) -> tuple[float, float, float, int]:
+    """Wall seconds, peak RSS (MB) of the pytest process, of the whole run (its children too: Playwright's
+    driver, Chromium), exit code. The whole run's figure sums resident sizes: shared pages count twice."""
     env = [f"--env-file={env_file}"] if env_file else []
     command = [sys.executable, "-m", "pytest", "-m", marks, *env, "--env", view, "-p", "no:cacheprovider", "-q"]
     started = time.monotonic()
     child = psutil.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          env={**os.environ, "SMOKE_REPORTS_DIR": str(reports)})
-    peak = 0
+    peak = whole = 0
     while child.poll() is None:
         try:
-            peak = max(peak, child.memory_info().rss)
+            own = child.memory_info().rss
+            descendants = child.children(recursive=True)
         except psutil.NoSuchProcess:
             break
+        peak = max(peak, own)
+        whole = max(whole, own + sum(resident(process) for process in descendants))
         time.sleep(0.05)
-    return time.monotonic() - started, peak / 2**20, child.returncode
+    return time.monotonic() - started, peak / 2**20, whole / 2**20, child.returncode
+
+
+def resident(process: psutil.Process) -> int:
+    try:
+        return process.memory_info().rss
+    except psutil.NoSuchProcess:
+        return 0
 
 
 def nowhere_env(folder: Path, ports: dict[str, int], name: str) -> Path:
@@ -97,9 +110,10 @@ def run_floor(reports: Path) -> float:
     return time.monotonic() - started
 
 
-def summary(label: str, times: list[float], peaks: list[float], codes: list[int]) -> str:
+def summary(label: str, times: list[float], peaks: list[float], wholes: list[float], codes: list[int]) -> str:
     return (f"{label:<38} min {min(times):5.2f} s  median {statistics.median(times):5.2f} s  "
-            f"max {max(times):5.2f} s  peak RSS {max(peaks):5.0f} MB  exit codes {sorted(set(codes))}")
+            f"max {max(times):5.2f} s  peak RSS {max(peaks):5.0f} MB (whole run {max(wholes):5.0f} MB)  "
+            f"exit codes {sorted(set(codes))}")
 
 
 def main() -> None:
@@ -118,6 +132,7 @@ def main() -> None:
             stage = stack.enter_context(Stage(workdir=folder / "stage"))
             print(f"stage up in {time.monotonic() - started:.1f} s")
             healthy = stage.env_file
+        endless = stack.enter_context(Stage(faults={"page-endless"}, workdir=folder / "endless")).env_file
         roles = ("site", "api", "metrics")
         down = nowhere_env(folder, dict(zip(roles, listeners(stack, 3, accept=False), strict=True)), "down")
         hung = nowhere_env(folder, dict(zip(roles, listeners(stack, 3, accept=True), strict=True)), "hung")
@@ -127,6 +142,7 @@ def main() -> None:
             ("healthy, HTTP checks only", healthy, "local", "predemo and not browser and not host"),
             ("everything down, full set", down, "down", "predemo"),
             ("everything hung, full set", hung, "hung", "predemo"),
+            ("pages never end, full set", endless, "local", "predemo"),
         ]
         for label, env_file, view, marks in cases:
             if options.only and options.only not in label:
@@ -136,8 +152,8 @@ def main() -> None:
                 results.append(run_suite(env_file, view, marks, folder / "reports"))
                 if "HTTP" in label:
                     floors.append(run_floor(folder / "reports"))
-            times, peaks, codes = (list(column) for column in zip(*results, strict=True))
-            print(summary(label, times, peaks, codes), flush=True)
+            times, peaks, wholes, codes = (list(column) for column in zip(*results, strict=True))
+            print(summary(label, times, peaks, wholes, codes), flush=True)
             if floors:
                 print(f"{'  floor: tools/floor.py, same requests':<38} min {min(floors):5.2f} s  median "
                       f"{statistics.median(floors):5.2f} s  max {max(floors):5.2f} s  suite/floor "
