@@ -24,6 +24,7 @@ from .probes.http import Client
 from .probes.runner import runner_problem
 from .probes.tls import trust
 from .target import Target, TargetError, load_target
+from .text import os_problem
 
 if TYPE_CHECKING:
     from .probes.pm2 import Jlist, PM2Error
@@ -134,7 +135,12 @@ def _keep_walk_traces(config: pytest.Config) -> None:
     if config.getoption("tracing", None) == "off":
         config.option.tracing = "retain-on-failure"
     if config.getoption("output", None) == "test-results":
-        config.option.output = config.stash[SCRATCH_KEY] = tempfile.mkdtemp(prefix="care2-playwright-")
+        try:
+            config.option.output = config.stash[SCRATCH_KEY] = tempfile.mkdtemp(prefix="care2-playwright-")
+        except OSError as error:
+            raise pytest.UsageError(f"no folder for the walk's traces and screenshots in {tempfile.gettempdir()}: "
+                                    f"{os_problem(error)} (set TMPDIR, or TEMP on Windows, to a writable folder)"
+                                    ) from None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

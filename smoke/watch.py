@@ -33,6 +33,7 @@ from pathlib import Path
 from . import alerts
 from .history import WATCH_EVERY, WATCH_UNTIL
 from .target import Target, TargetError, load_target
+from .text import os_problem
 from .verdict import from_json
 
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h)?$")
@@ -197,7 +198,10 @@ class Watch:
             return
         walk = "" if self.user_marks else " (with the walk)" if walked else " (without the walk)"
         print(f"{_now()} run {number}{walk}: {verdict.headline()}", flush=True)
-        said, _ = alerts.handle(verdict, self.alerting, os.environ, report, attach=report)
+        try:
+            said, _ = alerts.handle(verdict, self.alerting, os.environ, report, attach=report)
+        except OSError as error:
+            said = f"not sent: the alert state cannot be kept: {os_problem(error)} (alerts.state_file)"
         if not said.startswith("none"):
             print(f"{_now()} alert: {said}", flush=True)
 

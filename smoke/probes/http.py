@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..text import one_line
+from ..text import duration, one_line, size
 
 FORBIDDEN_PATHS = ("/api/test", "/admin")  # one /api/test route shuts the real backend down
 TEST_HEADER = {"x-c2c-test": "1"}  # marks the traffic as ours; exempt from the app's rate limit
@@ -242,12 +242,8 @@ class Client:
             body += chunk
             seconds = time.perf_counter() - started
             if len(body) > self.body_bytes or seconds > self.body_seconds:
-                return b"", f"was still arriving after {seconds:.1f} s and {_size(len(body))}"
+                return b"", f"was still arriving after {duration(seconds)} and {size(len(body))}"
         return bytes(body), ""
-
-
-def _size(count: int) -> str:
-    return f"{round(count / MEGABYTE, 1):g} MB" if count >= MEGABYTE else f"{count / 1024:.0f} kB"
 
 
 def _span(marks: dict[str, float], phase: str) -> float | None:
