@@ -66,9 +66,9 @@ class StateFile:
     def _read(self) -> dict:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        except OSError:  # missing: no failures yet; unusable: writing it says why
             return {}
-        except (OSError, ValueError) as error:
+        except ValueError as error:
             print(f"alerts: state file {self.path} unreadable ({error}); counting from zero", file=sys.stderr)
             return {}
         return data if isinstance(data, dict) else {}

@@ -138,9 +138,8 @@ def _keep_walk_traces(config: pytest.Config) -> None:
         try:
             config.option.output = config.stash[SCRATCH_KEY] = tempfile.mkdtemp(prefix="care2-playwright-")
         except OSError as error:
-            raise pytest.UsageError(f"no folder for the walk's traces and screenshots in {tempfile.gettempdir()}: "
-                                    f"{os_problem(error)} (set TMPDIR, or TEMP on Windows, to a writable folder)"
-                                    ) from None
+            raise pytest.UsageError(f"no temporary folder for the walk's traces and screenshots: {os_problem(error)} "
+                                    "(set TMPDIR, or TEMP on Windows, to a writable folder)") from None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
