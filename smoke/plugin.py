@@ -46,7 +46,7 @@ WALK_MARKS = {"predemo", "browser"}  # smoke/checks/test_walk.py's
 PLAYWRIGHT_PLUGIN = "pytest_playwright.pytest_playwright"
 SCRATCH_KEY = pytest.StashKey[str]()  # pytest-playwright's output folder when the user named none
 PM2_LIST_KEY = pytest.StashKey[Future]()  # `pm2 jlist`, started as the run starts (Node's start is slow)
-FAKE_MICROPHONE = Path(__file__).parent.parent / "fixtures" / "audio" / "story.wav"
+FAKE_MICROPHONE = Path(__file__).with_name("audio") / "story.wav"  # package data: installed with the suite
 # Without these Chromium phones home at start (updates, sync, safe browsing): noise, and refused offline.
 QUIET_CHROMIUM = ["--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--no-first-run", "--disable-default-apps"]

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from . import alerts
 from .history import WATCH_EVERY, WATCH_UNTIL
+from .installed import pytest_args
 from .target import Target, TargetError, load_target
 from .text import os_problem
 from .verdict import from_json
@@ -178,7 +179,7 @@ class Watch:
             environ[WATCH_UNTIL] = self.plan.until.isoformat(timespec="seconds")
         # POSIX: the run in a group of its own, so that a Ctrl-C reaches it once, from the watch (twice, and
         # it would stop writing its report); a Windows console sends Ctrl-C to both, as it should.
-        child = subprocess.Popen([sys.executable, "-m", "pytest", *marks, *self.pytest_args], env=environ,
+        child = subprocess.Popen([sys.executable, "-m", "pytest", *marks, *pytest_args(self.pytest_args)], env=environ,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
                                  start_new_session=os.name != "nt")
         try:

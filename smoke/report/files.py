@@ -29,7 +29,7 @@ class ReportFiles:
     def choose(cls, config: pytest.Config) -> ReportFiles:
         """Our names unless the command line gave --html / --junitxml; the page always self-contained."""
         chosen = config.getoption("reports_dir")
-        folder = Path(config.invocation_params.dir, chosen) if chosen else config.rootpath / "reports"
+        folder = Path(config.invocation_params.dir, chosen or "reports")  # ./reports where the run was started
         writable(folder)
         environment = re.sub(r"[^\w.-]+", "-", str(config.getoption("env")))
         base = f"predemo-{environment}-{datetime.now():%Y%m%d-%H%M%S}"
