@@ -75,7 +75,8 @@ class Check:
             where = urlsplit(answer.url).netloc
             self.fail(answer.endless(what), answer,
                       f"find what sends it without end: the app that serves {where} (its log; restart it), or a "
-                      "proxy or tunnel in front of it (ask the app's own port to tell which)")
+                      "proxy or tunnel in front of it (ask the app's own port to tell which); if a real answer is "
+                      "that large or slow, raise budgets.body_mb or budgets.page in the environments file")
 
     def weigh(self, title: str, findings: list[Finding]) -> list[str]:
         """Warn of the warnings; fail with every failure among ``findings``, each with its fix; return the notes.

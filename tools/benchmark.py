@@ -13,7 +13,7 @@ Cases (targets from issues 7 and 13):
   everything hung (accept, no answer)  NO-GO report written in <= 30 s
   pages never end (stage page-endless) NO-GO naming the pages; pytest <= 200 MB, whole run <= 400 MB (issue 17)
 and the peak resident memory of the pytest process itself (Chromium and the stage aside) <= 200 MB, and of
-the whole run (pytest and its children: Playwright's driver, Chromium).
+the whole run (pytest and its children: Playwright's driver, Chromium; proportional set sizes where known).
 With --real-app the healthy cases run against the bundled "local" environment (the real Care2 app started
 by ../shared/realapp on its documented ports) instead of the stage.
 """
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import itertools
 import os
 import re
 import socket
@@ -45,30 +46,34 @@ REQUEST_ROW = re.compile(r"<tr><td>([A-Z]+) (https?://[^<]+)</td>")  # the repor
 
 
 def run_suite(env_file: Path | None, view: str, marks: str, reports: Path) -> tuple[float, float, float, int]:
-    """Wall seconds, peak RSS (MB) of the pytest process, of the whole run (its children too: Playwright's
-    driver, Chromium), exit code. The whole run's figure sums resident sizes: shared pages count twice."""
+    """Wall seconds, peak RSS (MB) of the pytest process, peak memory of the whole run (pytest and its children:
+    Playwright's driver, Chromium; see resident()), exit code."""
     env = [f"--env-file={env_file}"] if env_file else []
     command = [sys.executable, "-m", "pytest", "-m", marks, *env, "--env", view, "-p", "no:cacheprovider", "-q"]
     started = time.monotonic()
     child = psutil.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          env={**os.environ, "SMOKE_REPORTS_DIR": str(reports)})
     peak = whole = 0
-    while child.poll() is None:
+    for tick in itertools.count():
+        if child.poll() is not None:
+            break
         try:
-            own = child.memory_info().rss
-            descendants = child.children(recursive=True)
+            peak = max(peak, child.memory_info().rss)
+            if tick % 5 == 0:  # every 0.25 s: reading every process's share costs more than its RSS
+                descendants = child.children(recursive=True)
+                whole = max(whole, resident(child) + sum(resident(process) for process in descendants))
         except psutil.NoSuchProcess:
             break
-        peak = max(peak, own)
-        whole = max(whole, own + sum(resident(process) for process in descendants))
         time.sleep(0.05)
     return time.monotonic() - started, peak / 2**20, whole / 2**20, child.returncode
 
 
 def resident(process: psutil.Process) -> int:
+    """Its proportional share (PSS) where the system tells it (Linux): Chromium's processes share most of
+    their pages, which a sum of resident sizes would count once per process. Elsewhere its resident size."""
     try:
-        return process.memory_info().rss
-    except psutil.NoSuchProcess:
+        return getattr(process.memory_full_info(), "pss", None) or process.memory_info().rss
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
         return 0
 
 
