@@ -114,7 +114,7 @@ def pytest_configure(config: pytest.Config) -> None:
         # separate "--env-file /elsewhere/x.toml" moves the root away from this project.
         raise pytest.UsageError(
             f"pytest found no project settings (root {config.rootpath}): run from the project folder "
-            "and write --env-file=PATH as one word (or set SMOKE_ENV_FILE)"
+            "and write --env-file=PATH as one word (or set SMOKE_ENV_FILE), or run care2-predemo from any folder"
         )
     try:
         config.stash[TARGET_KEY] = load_target(config.getoption("env"), config.getoption("env_file"))
