@@ -19,6 +19,7 @@ from _pytest.mark.expression import Expression  # what -m uses; pytest is pinned
 
 from .browser import NoBrowser, find_chromium
 from .conditions import Check
+from .folders import writable
 from .keys import HTTP_OBSERVERS_KEY, RUNNER_PROBLEM_KEY, SCREENSHOTS_KEY, TARGET_KEY
 from .probes.http import Client
 from .probes.runner import runner_problem
@@ -134,7 +135,11 @@ def _keep_walk_traces(config: pytest.Config) -> None:
     """
     if config.getoption("tracing", None) == "off":
         config.option.tracing = "retain-on-failure"
-    if config.getoption("output", None) == "test-results":
+    output = config.getoption("output", None)
+    if output not in (None, "test-results"):  # the user's own folder
+        writable(Path(config.invocation_params.dir, output), "the walk's folder for traces and screenshots (--output)",
+                 "give another with --output")
+    elif output == "test-results":
         try:
             config.option.output = config.stash[SCRATCH_KEY] = tempfile.mkdtemp(prefix="care2-playwright-")
         except OSError as error:

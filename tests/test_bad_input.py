@@ -150,6 +150,17 @@ def test_a_report_file_that_cannot_be_written_leaves_the_verdict_and_names_the_f
     assert said[-1].startswith("report: ") and run.verdict["state"] == "NO-GO"  # what could be written was
 
 
+def test_a_traces_folder_that_cannot_be_made_is_one_line_and_exit_4(tmp_path, unused_port, run_command):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    run = run_command(SCRIPT, f"--env-file={nowhere(tmp_path, unused_port)}", "--env", "nowhere", "-m", "browser",
+                      f"--output={blocker / 'traces'}")
+    no_traceback(run)
+    assert run.code == 4, run.output
+    assert (f"the walk's folder for traces and screenshots (--output) {blocker / 'traces'} cannot be written: "
+            in run.output), run.output
+
+
 def test_an_environments_file_that_cannot_be_read_is_one_line_and_exit_4(tmp_path, run_command):
     folder = tmp_path / "envs.toml"
     folder.mkdir()

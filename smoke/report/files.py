@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from ..folders import writable
 from ..redact import Redactor
-from ..text import os_problem
 
 
 @dataclass
@@ -30,7 +29,7 @@ class ReportFiles:
         """Our names unless the command line gave --html / --junitxml; the page always self-contained."""
         chosen = config.getoption("reports_dir")
         folder = Path(config.invocation_params.dir, chosen or "reports")  # ./reports where the run was started
-        writable(folder)
+        writable(folder, "the reports folder", "give another with SMOKE_REPORTS_DIR or --reports-dir")
         environment = re.sub(r"[^\w.-]+", "-", str(config.getoption("env")))
         base = f"predemo-{environment}-{datetime.now():%Y%m%d-%H%M%S}"
         stem, number = base, 1
@@ -80,18 +79,6 @@ class ReportFiles:
         if kept.resolve() != path.resolve():
             shutil.copyfile(path, kept)
         return kept
-
-
-def writable(folder: Path) -> None:
-    """Make ``folder`` or say in one line why the run cannot write its report there (a usage error: exit 4)."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as error:
-        raise pytest.UsageError(
-            f"the reports folder {folder} cannot be written: {os_problem(error)} (give another with "
-            "SMOKE_REPORTS_DIR or --reports-dir)") from None
 
 
 def shown_path(path: Path, config: pytest.Config) -> str:
