@@ -60,8 +60,13 @@ def test_from_another_folder_the_verdict_is_the_same(healthy_stage, tmp_path):
 
 
 def build_wheel(folder: Path) -> Path:
-    """The wheel that `pip install .` and `pipx install .` install, built as pip builds it."""
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", str(ROOT), "-w", str(folder)],
+    """The wheel that `pip install .` and `pipx install .` install, built as pip builds it (from a copy of what
+    the build reads: a build in the checkout would leave its build/ folder there)."""
+    source = folder / "source"
+    shutil.copytree(ROOT / "smoke", source / "smoke", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "setup.py", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", str(source), "-w", str(folder)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     [wheel] = folder.glob("care2_predemo_smoke-*.whl")
