@@ -28,7 +28,9 @@ from pathlib import Path
 
 import apprise
 
+from .history import replace_whole
 from .target import Alerts, Target, TargetError, load_target
+from .text import os_problem
 from .verdict import COULD_NOT_CHECK, NO_GO, Outcome, Verdict, from_json
 
 URLS_VARIABLE = "SMOKE_ALERT_URLS"
@@ -64,9 +66,9 @@ class StateFile:
     def _read(self) -> dict:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        except OSError:  # missing: no failures yet; unusable: writing it says why
             return {}
-        except (OSError, ValueError) as error:
+        except ValueError as error:
             print(f"alerts: state file {self.path} unreadable ({error}); counting from zero", file=sys.stderr)
             return {}
         return data if isinstance(data, dict) else {}
@@ -81,9 +83,7 @@ class StateFile:
         data = self._read()
         data[environment] = asdict(streak)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_name(self.path.name + ".partial")
-        partial.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        partial.replace(self.path)
+        replace_whole(self.path, json.dumps(data, indent=2) + "\n")
 
 
 def message(kind: str, verdict: Verdict, target: Target, streak: Streak, report: str) -> tuple[str, str]:
@@ -204,7 +204,11 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     except TargetError as error:
         print(f"alerts: {error}", file=sys.stderr)
         return 2
-    outcome, ok = handle(verdict, target, environ, report_location(about, args.verdict_file, environ))
+    try:
+        outcome, ok = handle(verdict, target, environ, report_location(about, args.verdict_file, environ))
+    except OSError as error:
+        print(f"alerts: the alert state cannot be kept: {os_problem(error)} (alerts.state_file)", file=sys.stderr)
+        return 4
     print(f"{target.name}: {verdict.headline()}\nalerts: {outcome}")
     if environ.get("GITHUB_STEP_SUMMARY"):
         with open(environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as page:

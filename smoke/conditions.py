@@ -81,10 +81,20 @@ class Check:
             self.timings = {f"{answer.method} {urlsplit(answer.url).path}": (round(answer.seconds, 3), budget)}
         if answer.attempts > 1:
             self.retried.append(f"{answer.method} {answer.url} answered on attempt {answer.attempts}")
+        self.whole(answer, what)
         error_page = classify(answer, self.welcome_title)
         if error_page is not None:
             self.fail(f"{what}: got an error page: {error_page.describe()}", answer, error_page.fix)
         return answer
+
+    def whole(self, answer: Answer, what: str) -> None:
+        """Fail when ``answer``'s body never ended (cut at the run's caps): nothing in it can be judged."""
+        if answer.unfinished:
+            where = urlsplit(answer.url).netloc
+            self.fail(answer.endless(what), answer,
+                      f"find what sends it without end: the app that serves {where} (its log; restart it), or a "
+                      "proxy or tunnel in front of it (ask the app's own port to tell which); if a real answer is "
+                      "that large or slow, raise budgets.body_mb or budgets.page in the environments file")
 
     def weigh(self, title: str, findings: list[Finding]) -> list[str]:
         """Warn of the warnings; fail with every failure among ``findings``, each with its fix; return the notes.

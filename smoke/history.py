@@ -78,10 +78,11 @@ class Entry:
 
 
 def read(path: Path) -> list[Entry]:
-    """The runs in ``path``, oldest first; a line that is not one (a run cut off while writing) is skipped."""
+    """The runs in ``path``, oldest first; a line that is not one (a run cut off while writing) is skipped.
+    A file that cannot be read has none (writing it then says why)."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-    except (FileNotFoundError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError):
         return []
     entries = []
     for line in lines:
@@ -103,9 +104,18 @@ def append(path: Path, entry: Entry, max_age: float, max_runs: int, scrub=lambda
     lines.append(scrub(json.dumps(asdict(entry), ensure_ascii=False)))
     text = "".join(line + "\n" for line in lines)
     path.parent.mkdir(parents=True, exist_ok=True)
+    replace_whole(path, text)
+
+
+def replace_whole(path: Path, text: str) -> None:
+    """Write ``path`` through a partial file, so that a reader never sees half of it. An OSError names ``path``."""
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)  # a reader never sees half a file
+    try:
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise OSError(error.errno, error.strerror, str(path)) from None
 
 
 def earlier(entries: Iterable[Entry], now: Entry, window: float) -> list[Entry]:

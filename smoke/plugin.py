@@ -21,12 +21,14 @@ from _pytest.mark.expression import Expression  # what -m uses; pytest is pinned
 from .browser import NoBrowser, find_chromium
 from .conditions import Check
 from .evidence import Evidence
+from .folders import writable
 from .keys import HTTP_OBSERVERS_KEY, INCIDENT_KEY, RUNNER_PROBLEM_KEY, SCREENSHOTS_KEY, TARGET_KEY
 from .probes.http import Client
 from .probes.runner import runner_problem
 from .probes.tls import trust
 from .redact import Redactor
 from .target import Target, TargetError, load_target
+from .text import os_problem
 
 if TYPE_CHECKING:
     from .probes.logs import HostLogs, Source
@@ -52,7 +54,7 @@ PM2_LIST_KEY = pytest.StashKey[Future]()  # `pm2 jlist`, started as the run star
 LOG_MARKS_KEY = pytest.StashKey[Future]()  # the Care2 logs and their sizes as the run starts, read after PM2's list
 HOST_LOGS_KEY = pytest.StashKey["HostLogs"]()  # those logs, read when first asked
 RUN_STARTED_KEY = pytest.StashKey[float]()
-FAKE_MICROPHONE = Path(__file__).parent.parent / "fixtures" / "audio" / "story.wav"
+FAKE_MICROPHONE = Path(__file__).with_name("audio") / "story.wav"  # package data: installed with the suite
 # Without these Chromium phones home at start (updates, sync, safe browsing): noise, and refused offline.
 QUIET_CHROMIUM = ["--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--no-first-run", "--disable-default-apps"]
@@ -120,7 +122,7 @@ def pytest_configure(config: pytest.Config) -> None:
         # separate "--env-file /elsewhere/x.toml" moves the root away from this project.
         raise pytest.UsageError(
             f"pytest found no project settings (root {config.rootpath}): run from the project folder "
-            "and write --env-file=PATH as one word (or set SMOKE_ENV_FILE)"
+            "and write --env-file=PATH as one word (or set SMOKE_ENV_FILE), or run care2-predemo from any folder"
         )
     try:
         config.stash[TARGET_KEY] = load_target(config.getoption("env"), config.getoption("env_file"))
@@ -143,8 +145,16 @@ def _keep_walk_traces(config: pytest.Config) -> None:
     """
     if config.getoption("tracing", None) == "off":
         config.option.tracing = "retain-on-failure"
-    if config.getoption("output", None) == "test-results":
-        config.option.output = config.stash[SCRATCH_KEY] = tempfile.mkdtemp(prefix="care2-playwright-")
+    output = config.getoption("output", None)
+    if output not in (None, "test-results"):  # the user's own folder
+        writable(Path(config.invocation_params.dir, output), "the walk's folder for traces and screenshots (--output)",
+                 "give another with --output")
+    elif output == "test-results":
+        try:
+            config.option.output = config.stash[SCRATCH_KEY] = tempfile.mkdtemp(prefix="care2-playwright-")
+        except OSError as error:
+            raise pytest.UsageError(f"no temporary folder for the walk's traces and screenshots: {os_problem(error)} "
+                                    "(set TMPDIR, or TEMP on Windows, to a writable folder)") from None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -262,8 +272,7 @@ def target(pytestconfig: pytest.Config) -> Target:
 @pytest.fixture(scope="session")
 def http(target: Target, pytestconfig: pytest.Config):
     """One HTTP client for the run, with the target's time budgets, trusted CAs and the test header."""
-    client = Client(target.budgets.connect, target.budgets.read, target.budgets.retry_delay,
-                    verify=trust(target.tls.ca_file))
+    client = Client.with_budgets(target.budgets, verify=trust(target.tls.ca_file))
     client.observers.extend(pytestconfig.stash.get(HTTP_OBSERVERS_KEY, []))
     paths = target.paths
     client.prefetch([target.site("/"), target.site(paths.story_page), target.site(paths.rewrite_probe),

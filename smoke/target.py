@@ -65,6 +65,7 @@ class Budgets(_Section):
     connect: Seconds
     read: Seconds
     page: Seconds
+    body_mb: Annotated[float, Field(gt=0)]
     health: Seconds
     papi: Seconds
     retry_delay: Annotated[float, Field(ge=0)]

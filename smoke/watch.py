@@ -33,7 +33,9 @@ from pathlib import Path
 
 from . import alerts
 from .history import FILE_NAME, PAGE_NAME, WATCH_EVERY, WATCH_UNTIL, write_page
+from .installed import pytest_args
 from .target import Target, TargetError, load_target
+from .text import os_problem
 from .verdict import from_json
 
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h)?$")
@@ -180,7 +182,7 @@ class Watch:
             environ[WATCH_UNTIL] = self.plan.until.isoformat(timespec="seconds")
         # POSIX: the run in a group of its own, so that a Ctrl-C reaches it once, from the watch (twice, and
         # it would stop writing its report); a Windows console sends Ctrl-C to both, as it should.
-        child = subprocess.Popen([sys.executable, "-m", "pytest", *marks, *self.pytest_args], env=environ,
+        child = subprocess.Popen([sys.executable, "-m", "pytest", *marks, *pytest_args(self.pytest_args)], env=environ,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
                                  start_new_session=os.name != "nt")
         try:
@@ -200,12 +202,17 @@ class Watch:
             return
         walk = "" if self.user_marks else " (with the walk)" if walked else " (without the walk)"
         print(f"{_now()} run {number}{walk}: {verdict.headline()}", flush=True)
-        if self.alerts_off and number == 1:  # once, after the first run: arguments pytest refuses stay one line
-            print(f"{_now()} alerts off (nobody is told when the verdict changes): {self.alerts_off}; then start the "
-                  "watch again", flush=True)
-        said = "" if self.alerts_off else alerts.handle(verdict, self.alerting, os.environ, report, attach=report)[0]
-        if said and not said.startswith("none"):
-            print(f"{_now()} alert: {said}", flush=True)
+        if self.alerts_off:
+            if number == 1:  # once, after the first run: arguments pytest refuses stay one line
+                print(f"{_now()} alerts off (nobody is told when the verdict changes): {self.alerts_off}; then "
+                      "start the watch again", flush=True)
+        else:
+            try:
+                said = alerts.handle(verdict, self.alerting, os.environ, report, attach=report)[0]
+            except OSError as error:
+                said = f"not sent: the alert state cannot be kept: {os_problem(error)} (alerts.state_file)"
+            if not said.startswith("none"):
+                print(f"{_now()} alert: {said}", flush=True)
         self.history_page()
 
     def history_page(self) -> None:

@@ -125,6 +125,13 @@ CASES = [
     case("story-start-500", "local"),
     case("processing-stuck", "local"),
     case("slow-health", "local", {"api_health"}, {"api_health": ("timed out after", "budget 2 s")}),
+    # Pages that never end: cut at the body caps, the pages and the page's code are named, the rest is green.
+    case("page-endless", "local", {"site_reachable", "tell_your_story_page", "frontend_to_backend"},
+         {"site_reachable": ("Home page answered 200, then was still arriving after", "it never ends",
+                             "http://localhost:{fe}/"),
+          "tell_your_story_page": ("Tell Your Story page answered 200, then was still arriving after",
+                                   "it never ends"),
+          "frontend_to_backend": ("The Tell Your Story page, whose code picks the API base,", "it never ends")}),
     # No app in PM2, and each port held by a listener that never answers: Ports names the holders.
     case("hang", "local", HTTP_CHECKS - {"no_error_pages"} | {"port_drift", "processes"},
          {"api_health": ("timed out after",),

@@ -187,23 +187,29 @@ def test_frontend_to_backend(target, check, http):
                "the frontend's server-side proxy does not reach the backend")
     check.that(papi.seconds <= target.budgets.papi, "Frontend /papi proxy time", f"<= {target.budgets.papi:g} s",
                f"{papi.seconds:.1f} s", papi)
-    findings = apibase.judge(http, story_page_api_bases(target, http), target.site_url, target.api_url,
+    findings = apibase.judge(http, story_page_api_bases(target, check), target.site_url, target.api_url,
                              target.paths.api_live)
     notes = "".join(f"; {note}" for note in check.weigh("API base in the Tell Your Story page's code", findings))
     check.passed(f"rewrite, CORS for {target.site_origin} and /papi ({papi.timings.describe()}) all reach the "
                  f"backend; from this site the page's code calls no other API{notes}")
 
 
-def story_page_api_bases(target, http) -> list[apibase.ApiBase]:
-    """API bases named in the scripts of the Tell Your Story page (none if it uses relative URLs)."""
-    page_url = target.site(target.paths.story_page)
+def story_page_api_bases(target, check) -> list[apibase.ApiBase]:
+    """API bases named in the scripts of the Tell Your Story page (none if it uses relative URLs).
+
+    A page or script that never ends fails the check: its code cannot be judged."""
+    page_url, http = target.site(target.paths.story_page), check.http
     found: list[apibase.ApiBase] = []
     try:  # an unreachable page or script is check (2)'s finding, not this one's
-        page = Page.parse(http.get(page_url).text)
+        page_answer = http.get(page_url)
+        check.whole(page_answer, "The Tell Your Story page, whose code picks the API base,")
+        page = Page.parse(page_answer.text)
         scripts = [absolute(page_url, ref) for ref in page.assets if ref.endswith(".js") and "/_next/static/" in ref]
         http.prefetch(scripts)  # a Next.js page has ten or so
         for url in scripts:
-            found += apibase.api_bases(http.get(url).text, target.site_url)
+            script = http.get(url)
+            check.whole(script, f"The Tell Your Story page's script {url}")
+            found += apibase.api_bases(script.text, target.site_url)
     except NoAnswer:
         pass
     return found

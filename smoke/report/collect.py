@@ -25,6 +25,7 @@ from ..keys import (
 )
 from ..redact import Redactor
 from ..target import Target
+from ..text import os_problem
 from ..verdict import COULD_NOT_CHECK, NO_GO, Outcome, Verdict, decide
 from . import decision, render, terminal
 from .files import ReportFiles
@@ -41,6 +42,7 @@ class PresenterReport:
         self.records: dict[str, CheckRecord] = {}
         self.unloaded: list[Outcome] = []  # check modules that failed to import
         self.interrupted = False
+        self.unwritten = ""  # why a file of the report could not be written ("" = all were)
         self.http = HttpLog()
         self.redactor = Redactor()  # until the target is known: shapes and process variables only
         self.runs: list[history.Entry] = []  # this target's runs before this one, for the report's strips
@@ -226,12 +228,19 @@ class PresenterReport:
         raised (a fixture's teardown after Ctrl-C, say): the verdict is decided by then and must be written."""
         try:
             return (yield)
+        except OSError as error:  # pytest-html's or JUnit's file: the verdict is still told, with where it failed
+            self.unwritten = os_problem(error)
         finally:
             if VERDICT_KEY in self.config.stash:
-                decision.write_files(self.files, self.redactor, self.verdict, self.about(), self.target,
-                                     self.finished)
-            if self.incident is not None:
-                self.files.write_incident(self.incident, self.config.stash[INCIDENT_KEY], self.redactor)
+                try:
+                    decision.write_files(self.files, self.redactor, self.verdict, self.about(), self.target,
+                                         self.finished)
+                    if self.incident is not None:
+                        self.files.write_incident(self.incident, self.config.stash[INCIDENT_KEY], self.redactor)
+                except OSError as error:
+                    self.unwritten = self.unwritten or os_problem(error)
+            if self.unwritten:
+                session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
     @property
     def verdict(self) -> Verdict:
@@ -268,4 +277,4 @@ class PresenterReport:
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """The very last line of the run: the verdict, and where the report is."""
-        terminal.last_line(config, self.files.page)
+        terminal.last_line(config, self.files.page, self.unwritten)

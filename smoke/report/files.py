@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ..folders import writable
 from ..redact import Redactor
 
 INCIDENT_FILE = 512 * 1024  # bytes of one file in the incident bundle (its end: a log's newest lines)
@@ -31,8 +32,8 @@ class ReportFiles:
     def choose(cls, config: pytest.Config) -> ReportFiles:
         """Our names unless the command line gave --html / --junitxml; the page always self-contained."""
         chosen = config.getoption("reports_dir")
-        folder = Path(config.invocation_params.dir, chosen) if chosen else config.rootpath / "reports"
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = Path(config.invocation_params.dir, chosen or "reports")  # ./reports where the run was started
+        writable(folder, "the reports folder", "give another with SMOKE_REPORTS_DIR or --reports-dir")
         environment = re.sub(r"[^\w.-]+", "-", str(config.getoption("env")))
         base = f"predemo-{environment}-{datetime.now():%Y%m%d-%H%M%S}"
         stem, number = base, 1
