@@ -9,21 +9,25 @@ A check fails at its first broken condition, with a message a presenter can act 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NoReturn
 
 import pytest
 
 from .probes.findings import Finding
 from .probes.http import Answer, Client, NoAnswer
-from .probes.pages import classify
+from .probes.pages import ErrorPage, classify
 
 
 class Check:
     """The conditions of one check, failing the test at the first that does not hold."""
 
-    def __init__(self, http: Client, welcome_title: str = ""):
+    def __init__(self, http: Client, welcome_title: str = "", behind: Callable[[str], str] | None = None):
+        """``behind(url)``: where on this host the path to ``url`` breaks (the path check), told with an edge's or
+        proxy's error page; None where the app's host is not this one."""
         self.http = http
         self.welcome_title = welcome_title
+        self.behind = behind
         self.retried: list[str] = []
         self.warnings: list[str] = []
         self.result = ""
@@ -64,8 +68,13 @@ class Check:
             self.retried.append(f"{answer.method} {answer.url} answered on attempt {answer.attempts}")
         error_page = classify(answer, self.welcome_title)
         if error_page is not None:
-            self.fail(f"{what}: got an error page: {error_page.describe()}", answer, error_page.fix)
+            self.fail(f"{what}: got an error page: {self.error_page(error_page, answer.url)}", answer, error_page.fix)
         return answer
+
+    def error_page(self, page: ErrorPage, url: str) -> str:
+        """The error page described; for an edge's or proxy's, where on this host the path to ``url`` breaks."""
+        where = self.behind(url) if self.behind is not None and page.on_the_way else ""
+        return page.describe() + (f"; {where}" if where else "")
 
     def weigh(self, title: str, findings: list[Finding]) -> list[str]:
         """Warn of the warnings; fail with every failure among ``findings``, each with its fix; return the notes.
