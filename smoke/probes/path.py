@@ -173,6 +173,8 @@ def walk(target, http: Client, route: Route) -> Walked:
         else:
             said = "refuses: nothing listens there" if refused else f"gives no answer ({unanswered.reason})"
         upstream, why = (None, "") if refused else proxy_upstream(port, route.host_header)
+        if answer is None and upstream is None:
+            why = ""  # silent, and no proxy with an upstream to blame: the path ends at this hop
         if upstream is None:
             return Walked(route, _unanswered(target, route, shown, (who, where), said, before, port, why))
         before = f"{at} {said}"
