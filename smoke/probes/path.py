@@ -84,7 +84,7 @@ def routes(target) -> tuple[list[Route], list[Finding]]:
                 found.append(Route(rule.hostname, rule.service, rule.http_host_header or rule.hostname,
                                    f"the tunnel ingress ({config.path})"))
     if not configs and not unread and target.ports.proxy:
-        found = [Route(name, f"http://127.0.0.1:{target.ports.proxy}", name, "the proxy (ports.proxy)")
+        found = [Route(name, f"http://127.0.0.1:{target.ports.proxy}", name, "the path check (no tunnel config)")
                  for name in (target.hostnames.site, target.hostnames.api)]
     return found, notes
 

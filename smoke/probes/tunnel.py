@@ -252,10 +252,10 @@ def _origin_request(table) -> dict:
 
 
 def configs_in_use(target) -> tuple[list[TunnelConfig], list[str]]:
-    """The tunnel configs this host runs: tunnel.config, else each running cloudflared's --config; and why the ones
-    that could not be read could not."""
+    """The tunnel configs this host runs: tunnel.config, else the --config of each cloudflared that may run Care2's
+    tunnel; and why the ones that could not be read could not."""
     paths = [target.tunnel.config] if target.tunnel.config else [
-        str(process.config_path) for process in find_cloudflared() if process.config_path
+        str(process.config_path) for process in care2_tunnels(target.tunnel.name) if process.config_path
     ]
     configs, unread = [], []
     for path in dict.fromkeys(paths):
