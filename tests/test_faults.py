@@ -69,7 +69,8 @@ CASES = [
           "port_drift": ("backend: nothing listens on port {be}",),
           "processes": ("careconnect-backend-prod (backend) is not in PM2's list",
                         "pm2 start {eco} --only careconnect-backend-prod"),
-          "local_path": ("answers 503 for api.care2connects.org: its upstream 127.0.0.1:{be} (ports.backend) refuses",)}),
+          "local_path": ("answers 503 for api.care2connects.org: its upstream 127.0.0.1:{be} (ports.backend) "
+                         "refuses",)}),
     case("db-down", "local", {"database"}, {"database": ("services.db.ok is false",)}),
     case("db-degraded-200", "local", {"database"}, {"database": ("answered 200", "hides a database failure")}),
     # The backend alive, its database query waiting forever: the database is to blame, not the backend's port.
@@ -78,7 +79,8 @@ CASES = [
     # Every hop on this host answers: the production line says the fault lies beyond it.
     case("tunnel-down", "production", HTTP_CHECKS | {"tunnel_stable"},
          {"no_error_pages": ("Cloudflare error 1033", "HTTP 530", "cf-ray", "cloudflared",
-                             "on this host every hop for care2connects.org answers", "between Cloudflare and this host"),
+                             "on this host every hop for care2connects.org answers",
+                             "between Cloudflare and this host"),
           "tunnel_stable": ("cloudflared PID {pid_cloudflared}", "/ready answered 503, readyConnections=0")}),
     # The ingress names a port no service is configured on: the configs disagree (Ports), besides the 502.
     case("origin-refused", "production", SITE_VIA_EDGE | {"port_drift", "local_path"},
@@ -185,7 +187,8 @@ CASES = [
                          "care2connects.org or api.care2connects.org' for Host care2connects.org: its site address "
                          "does not match", "add care2connects.org to the proxy's host matchers")}),
     case("caddy-no-site", "production", SITE_VIA_EDGE | {"local_path"},
-         {"site_reachable": ("Invalid hostname", "on this host, Caddy on 127.0.0.1:{proxy} (ports.proxy) answers 404")}),
+         {"site_reachable": ("Invalid hostname",
+                             "on this host, Caddy on 127.0.0.1:{proxy} (ports.proxy) answers 404")}),
 ]
 
 
@@ -197,7 +200,8 @@ def facts(stage: Stage) -> dict[str, object]:
     """What a message may name, read from the running stage: ports, pids, names, paths, times."""
     config = stage.workdir / "cloudflared" / "config.yml"
     found = {"fe": stage.ports["frontend"], "be": stage.ports["backend"], "be_listen": stage.ports["backend_listen"],
-             "dead": stage.ports.get("dead"), "proxy": stage.ports.get("proxy"), "tunnel": stage.tunnel_name, "config": config,
+             "dead": stage.ports.get("dead"), "proxy": stage.ports.get("proxy"), "tunnel": stage.tunnel_name,
+             "config": config,
              "eco": stage.workdir / "ecosystem.json", "config_changed": clock(config.stat().st_mtime),
              "tunnel_started": clock(stage.processes["cloudflared"].create_time())}
     found |= {f"pid_{name.replace('-', '_')}": process.pid for name, process in stage.processes.items()}

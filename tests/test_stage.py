@@ -553,7 +553,8 @@ def test_every_fault_has_a_check():
 
 
 @pytest.mark.parametrize("fault", [pytest.param(f, marks=needs_pm2) if f in PM2_FAULTS else
-                                   pytest.param(f, marks=needs_caddy) if f in NEEDS_CADDY else f for f in sorted(FAULTS)])
+                                   pytest.param(f, marks=needs_caddy) if f in NEEDS_CADDY else f
+                                   for f in sorted(FAULTS)])
 def test_fault(fault, http):
     with Stage({fault}, pm2=fault in PM2_FAULTS) as stage:
         FAULT_CHECKS[fault](stage, http)

@@ -7,9 +7,10 @@ as a gateway (502, 503, 504) or not at all, the proxy's own config (`caddy adapt
 names its upstream, which is asked next. The first hop that fails is named, with what it answered. Without a
 tunnel config, the proxy's routes for the environment's public host names are walked. Only loopback is dialled.
 
->>> upstream_for({"apps": {"http": {"servers": {"srv0": {"listen": [":8080"], "routes": [{"match": [{"host":
-...     ["care2connects.org"]}], "handle": [{"handler": "reverse_proxy", "upstreams": [{"dial": "127.0.0.1:3000"}]}]}]}}}}},
-...     8080, "care2connects.org")
+>>> site = {"match": [{"host": ["care2connects.org"]}],
+...         "handle": [{"handler": "reverse_proxy", "upstreams": [{"dial": "127.0.0.1:3000"}]}]}
+>>> upstream_for({"apps": {"http": {"servers": {"srv0": {"listen": [":8080"], "routes": [site]}}}}}, 8080,
+...              "care2connects.org")
 '127.0.0.1:3000'
 """
 
