@@ -8,6 +8,7 @@ processes, tunnel) together: a fault must turn its checks red and leave every ot
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import time
@@ -253,3 +254,21 @@ def test_a_frozen_backend_is_named_behind_the_rewrite(tmp_path, run_predemo):
     assert "timed out" in run.message("api_health"), run.output
     assert (f"the backend does not answer at http://localhost:{be}, so the rewrite cannot reach it: start the backend"
             in run.message("frontend_to_backend")), run.output
+
+
+@pytest.mark.skipif(not stage_pm2.installed(), reason=stage_pm2.MISSING)
+@pytest.mark.skipif(stage_caddy.binary() is None, reason=stage_caddy.MISSING)
+def test_the_healthy_stage_runs_behind_a_real_caddy(tmp_path, run_predemo):
+    """The Ports line names the caddy process PM2 runs on the proxy port; the path check walks through it."""
+    with Stage(workdir=tmp_path / "stage", pm2=True) as stage:
+        run = run_predemo(stage.env_file, "production")
+        caddy, proxy = stage.processes["caddy"], stage.ports["proxy"]
+        assert caddy.name() == "caddy"
+    assert not run.red() & CHECKS, run.output
+    (report,) = run.reports.glob("predemo-production-*.json")
+    results = {outcome["nodeid"].rpartition("::")[2]: outcome["result"]
+               for outcome in json.loads(report.read_text())["outcomes"]}
+    assert f"proxy on {proxy}: PID {caddy.pid} caddy (PM2 app care2connect-caddy" in results["test_port_drift"]
+    for host, app in (("care2connects.org", "frontend"), ("api.care2connects.org", "backend")):
+        assert (f"{host}: the tunnel ingress ({stage.workdir / 'cloudflared' / 'config.yml'}) -> Caddy on "
+                f"127.0.0.1:{proxy} (ports.proxy): the {app} answers 200") in results["test_local_path"]
