@@ -103,20 +103,25 @@ def url_for(address: str, port: int, path: str, scheme: str = "http") -> str:
     return f"{scheme}://{host}:{port}{path}"
 
 
+def role_at(target, port: int) -> str | None:
+    """The role the environment gives ``port`` (proxy, frontend, backend), if any."""
+    if not port:
+        return None
+    return {target.ports.proxy: "proxy", target.ports.frontend: "frontend", target.ports.backend: "backend"}.get(port)
+
+
 def hop_name(target, port: int, answer: Answer | None = None) -> str:
     """How a message names what listens on ``port``: by what it answers as, else by the port the environment
     gives it."""
     if answer is not None and (answer.header("server") or "").lower().startswith("caddy"):
         return "Caddy"
-    if port == target.ports.proxy:
-        return "the proxy"
-    return {target.ports.frontend: "the frontend", target.ports.backend: "the backend"}.get(port, "the service")
+    return {"proxy": "the proxy", **ROLES}.get(role_at(target, port), "the service")
 
 
 def configured_as(target, port: int) -> str:
     """" (ports.proxy)" when the environment gives ``port`` to a role."""
-    role = {target.ports.proxy: "proxy", target.ports.frontend: "frontend", target.ports.backend: "backend"}.get(port)
-    return f" (ports.{role})" if role and port else ""
+    role = role_at(target, port)
+    return f" (ports.{role})" if role else ""
 
 
 def walk(target, http: Client, route: Route) -> Walked:
@@ -196,7 +201,7 @@ def _unanswered(target, route: Route, shown: str, hop: tuple[str, str], said: st
         return Finding("fail", f"{who} on {where} {said} for {shown}; its upstream cannot be named ({why})",
                        f"check the proxy's upstream for {route.host_header}, and that it runs")
     role = role_of(target, route.hostname)
-    holder = {target.ports.proxy: "proxy", target.ports.frontend: "frontend", target.ports.backend: "backend"}.get(port)
+    holder = role_at(target, port)
     start = f"start {ROLES.get(holder, 'the proxy')}: {fixes.restart(target, holder)}" if holder else ""
     if not before:
         return Finding("fail", f"{shown}: {route.via} dials {where}, and {who} there {said}",
