@@ -37,6 +37,7 @@ GATEWAY = (502, 503, 504)
 ROLES = {"frontend": "the frontend", "backend": "the backend"}
 ADAPT_TIMEOUT = 10.0
 MAX_HOPS = 3  # the tunnel's service, the proxy's upstream, one more proxy behind it
+REFUSED = "refuses: nothing listens there"
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,7 @@ def walk(target, http: Client, route: Route) -> Walked:
         if answer is not None:
             said = f"answers {answer.status}" + (f" {answer.excerpt(60)!r}" if answer.body else "")
         else:
-            said = "refuses: nothing listens there" if refused else f"gives no answer ({unanswered.reason})"
+            said = REFUSED if refused else f"gives no answer ({unanswered.reason})"
         upstream, why = (None, "") if refused else proxy_upstream(port, route.host_header)
         if answer is None and upstream is None:
             why = ""  # silent, and no proxy with an upstream to blame: the path ends at this hop
@@ -207,7 +208,9 @@ def _unanswered(target, route: Route, shown: str, hop: tuple[str, str], said: st
         return Finding("fail", f"{shown}: {route.via} dials {where}, and {who} there {said}",
                        start or f"start what should listen there, or point {route.via} at the right port")
     if not role or holder == role:
-        return Finding("fail", f"{before} for {shown}: its upstream {where} {said}", start)
+        state = "" if holder not in ROLES else (
+            f"; {who} is down or on another port" if said == REFUSED else f"; {who} hangs or is too slow")
+        return Finding("fail", f"{before} for {shown}: its upstream {where} {said}{state}", start)
     return Finding("fail", f"{before} for {shown}: its upstream {where} {said}; {ROLES[role]} is configured on "
                            f"port {target.service_port(role)}",
                    f"point the proxy's route for {route.host_header} at port {target.service_port(role)} (Caddyfile), "
