@@ -13,6 +13,7 @@ On the demo host, the lines after the fix are the host's evidence about the role
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NoReturn
 from urllib.parse import urlsplit
 
@@ -21,17 +22,21 @@ import pytest
 from .evidence import Evidence
 from .probes.findings import Finding
 from .probes.http import Answer, Client, NoAnswer
-from .probes.pages import classify
+from .probes.pages import ErrorPage, classify
 
 
 class Check:
     """The conditions of one check, failing the test at the first that does not hold."""
 
-    def __init__(self, http: Client, welcome_title: str = "", evidence: Evidence | None = None):
+    def __init__(self, http: Client, welcome_title: str = "", evidence: Evidence | None = None,
+                 behind: Callable[[str], str] | None = None):
+        """``behind(url)``: where on this host the path to ``url`` breaks (the path check), told with an edge's or
+        proxy's error page; None where the app's host is not this one."""
         self.http = http
         self.welcome_title = welcome_title
         self.evidence = evidence or Evidence()
         self.roles: tuple[str, ...] = ()
+        self.behind = behind
         self.retried: list[str] = []
         self.warnings: list[str] = []
         self.result = ""
@@ -84,7 +89,7 @@ class Check:
         self.whole(answer, what)
         error_page = classify(answer, self.welcome_title)
         if error_page is not None:
-            self.fail(f"{what}: got an error page: {error_page.describe()}", answer, error_page.fix)
+            self.fail(f"{what}: got an error page: {self.error_page(error_page, answer.url)}", answer, error_page.fix)
         return answer
 
     def whole(self, answer: Answer, what: str) -> None:
@@ -95,6 +100,11 @@ class Check:
                       f"find what sends it without end: the app that serves {where} (its log; restart it), or a "
                       "proxy or tunnel in front of it (ask the app's own port to tell which); if a real answer is "
                       "that large or slow, raise budgets.body_mb or budgets.page in the environments file")
+
+    def error_page(self, page: ErrorPage, url: str) -> str:
+        """The error page described; for an edge's or proxy's, where on this host the path to ``url`` breaks."""
+        where = self.behind(url) if self.behind is not None and page.on_the_way else ""
+        return page.describe() + (f"; {where}" if where else "")
 
     def weigh(self, title: str, findings: list[Finding]) -> list[str]:
         """Warn of the warnings; fail with every failure among ``findings``, each with its fix; return the notes.

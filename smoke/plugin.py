@@ -6,6 +6,7 @@ Every knob is a fixture a project can override by name in its conftest.py: ``tar
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import shutil
@@ -306,10 +307,30 @@ def evidence(target: Target, pytestconfig: pytest.Config) -> Evidence:
     return Evidence([lambda role: read_host_logs(pytestconfig).evidence(role)])
 
 
+@pytest.fixture(scope="session")
+def local_path(target: Target, http: Client):
+    """The path on this host (smoke/probes/path), walked once when first asked: a callable giving (walked, notes)."""
+
+    @functools.cache
+    def walked():
+        from .probes import path  # psutil and the rest: only for a run with host checks
+
+        return path.walk_all(target, http)
+
+    return walked
+
+
 @pytest.fixture
-def check(http: Client, target: Target, evidence: Evidence, request: pytest.FixtureRequest) -> Check:
-    """The conditions of the running check; its result line goes to the report."""
-    current = Check(http, target.expect.backend_welcome_title, evidence)
+def check(http: Client, target: Target, evidence: Evidence, request: pytest.FixtureRequest, local_path) -> Check:
+    """The conditions of the running check; its result line goes to the report. On the host that runs the app, an
+    edge's or proxy's error page is told where on this host the path breaks."""
+
+    def behind(url: str) -> str:
+        from .probes import path
+
+        return path.behind(target, local_path()[0], url)
+
+    current = Check(http, target.expect.backend_welcome_title, evidence, behind if target.host_checks else None)
     yield current
     if current.result:
         request.node.user_properties.append(("result", current.result))

@@ -194,7 +194,7 @@ def test_npm_cmd_run_through_cmd_is_green_its_port_held_by_the_node_child(window
     assert failed == "", failed
     failed, check = ports_check(windows, windows.target(), listing)
     assert failed == "", failed
-    assert "frontend on" in check.result and "PID 5301 (PM2 app careconnect-frontend-prod" in check.result
+    assert "frontend on" in check.result and "PID 5301 node.exe (PM2 app careconnect-frontend-prod" in check.result
 
 
 @pytest.mark.parametrize("script, interpreter, shim", [

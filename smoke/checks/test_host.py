@@ -57,3 +57,13 @@ def test_processes(target, check, pm2_list, host_logs):
     owners = pm2.care2_roots(target, pm2_list)
     findings += processes.judge(processes.family(owners), owners)
     check.passed("; ".join(check.weigh("Processes", findings)))
+
+
+def test_local_path(target, check, local_path):
+    """(12) Path on this host: each public host name, asked hop by hop as the tunnel and the proxy ask, reaches its
+    app."""
+    from smoke.probes import path
+
+    check.concerns("tunnel", "proxy", "frontend", "backend")
+    walked, notes = local_path()
+    check.passed("; ".join(check.weigh("Path", path.judge(walked, notes))))

@@ -228,7 +228,7 @@ def test_no_error_pages(target, http, check):
             continue
         error_page = classify(answer, target.expect.backend_welcome_title if url != urls[-1] else "")
         if error_page is not None:
-            check.fail(f"Error page at {url}: {error_page.describe()}", answer, error_page.fix)
+            check.fail(f"Error page at {url}: {check.error_page(error_page, url)}", answer, error_page.fix)
     seen = len(urls) - len(unanswered)
     note = f"; no answer from {', '.join(unanswered)} (see the reachability checks)" if unanswered else ""
     check.passed(f"{seen} of {len(urls)} pages answered, none is an error page{note}")
