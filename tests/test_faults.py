@@ -185,10 +185,10 @@ CASES = [
     # Through the edge the named tunnel has no connector at all: Cloudflare's 1033 everywhere.
     case("quick-tunnel", "production", HTTP_CHECKS | {"tunnel_stable", "port_drift"},
          {"no_error_pages": ("Cloudflare error 1033",)}),
-    # Every check green, but cloudflared's log shows it could not reach the site at [::1] a quarter of an hour ago.
+    # Every check green, but cloudflared's log shows it could not reach its origin (Caddy) at [::1] a quarter of an hour ago.
     case("origin-errors-logged", "production", set(), {},
          ("Tunnel: cloudflared's log shows 3 origin errors ('Unable to reach the origin service') in the last hour: "
-          "[::1]:{fe} 3 times (last ", ": connection refused)", "use http://127.0.0.1:PORT in the ingress")),
+          "[::1]:{proxy} 3 times (last ", ": connection refused)", "use http://127.0.0.1:PORT in the ingress")),
     # The real Caddy broken three ways: the path check names the hop (and, through the edge, the production lines).
     case("caddy-down", "local", {"port_drift", "processes", "local_path"},
          {"local_path": ("care2connects.org: the tunnel ingress ({config}) dials 127.0.0.1:{proxy} (ports.proxy), and "
