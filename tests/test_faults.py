@@ -185,7 +185,7 @@ CASES = [
     # Through the edge the named tunnel has no connector at all: Cloudflare's 1033 everywhere.
     case("quick-tunnel", "production", HTTP_CHECKS | {"tunnel_stable", "port_drift"},
          {"no_error_pages": ("Cloudflare error 1033",)}),
-    # Every check green, but cloudflared's log shows it could not reach its origin (Caddy) at [::1] a quarter of an hour ago.
+    # Every check green, but cloudflared's log shows it could not reach its origin (Caddy) at [::1] 15 min ago.
     case("origin-errors-logged", "production", set(), {},
          ("Tunnel: cloudflared's log shows 3 origin errors ('Unable to reach the origin service') in the last hour: "
           "[::1]:{proxy} 3 times (last ", ": connection refused)", "use http://127.0.0.1:PORT in the ingress")),
