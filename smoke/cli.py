@@ -3,7 +3,7 @@
 usage: care2-predemo [--open] [PYTEST ARGS...]
        care2-predemo watch [--every 5m] [--until HH:MM] [--runs N] [PYTEST ARGS...]   (watch --help)
 
-Run it in the project folder. It runs `pytest -m predemo` with the arguments given (--env NAME,
+Run it from any folder. It runs `pytest -m predemo` with the arguments given (--env NAME,
 --env-file=PATH, -m "predemo and not browser", ...; all of pytest's: pytest --help).
 First it says, one line each, what this machine lacks for the run and how to get it;
 it ends with the verdict and the report's path.
@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from .browser import NoBrowser, find_chromium, playwright_chromium
+from .installed import pytest_args
 from .target import Target, TargetError, load_target
 
 NAME = "care2-predemo"
@@ -66,7 +67,7 @@ def run_predemo(args: list[str]) -> int:
     for line in missing(target, walks=not excludes_browser(args)):
         print(f"{NAME}: {line}", file=sys.stderr)
     run = RunOutcome()
-    code = EXIT_CODES.get(pytest.main(["-m", "predemo", *one_word(args)], plugins=[run]), 1)
+    code = EXIT_CODES.get(pytest.main(["-m", "predemo", *pytest_args(one_word(args))], plugins=[run]), 1)
     if open_report and run.page is not None and run.page.is_file():
         if not webbrowser.open(run.page.resolve().as_uri()):
             print(f"{NAME}: no default browser to open the report; open {run.page}", file=sys.stderr)
