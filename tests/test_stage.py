@@ -445,7 +445,8 @@ def origin_refused(s, h):
 def origin_errors_logged(s, h):
     assert get(h, s, "edge_site").status_code == 200  # the tunnel works now
     logged = [line for line in tunnel_log(s).splitlines() if "Unable to reach the origin service" in line]
-    assert len(logged) == 6 and all(ORIGIN_ERROR.format(address=f"[::1]:{s.ports['frontend']}") in line
+    origin = s.ports["proxy"] if s.caddy else s.ports["frontend"]  # the site's ingress service: Caddy where it runs
+    assert len(logged) == 6 and all(ORIGIN_ERROR.format(address=f"[::1]:{origin}") in line
                                     for line in logged[::2])
     stamps = {datetime.strptime(line[:20], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp() for line in logged}
     assert all(13 * 60 < time.time() - stamp < 17 * 60 for stamp in stamps)  # a quarter of an hour ago
@@ -522,6 +523,19 @@ def slow_health(s, h):
     assert get(h, s, "backend", "/health/db").status_code == 200
 
 
+def page_endless(s, h):
+    """The pages answer 200 with their head, then a body that goes on past any cap (read here up to 4 MB)."""
+    for path in ("/", "/tell-your-story"):
+        with h.stream("GET", url(s, "frontend", path)) as answer:
+            assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
+            read = b""
+            for chunk in answer.iter_bytes():
+                read += chunk
+                if len(read) > 4 * 2**20:
+                    break
+            assert len(read) > 4 * 2**20 and b"<title>" in read[:4096]
+
+
 def hang(s, h):
     assert_times_out(h, s, "frontend")
     assert_times_out(h, s, "backend")
@@ -594,7 +608,7 @@ FAULT_CHECKS = {
     "db-degraded-200": db_down, "db-hang": db_hang, "tunnel-down": tunnel_down, "origin-refused": origin_refused,
     "ipv6-only-dial": ipv6_only_dial, "port-drift": port_drift, "rogue-on-backend-port": rogue_on_backend_port,
     "backend-welcome-on-site": backend_welcome_on_site, "static-404-html": static_404_html,
-    "chunk-missing": chunk_missing,
+    "chunk-missing": chunk_missing, "page-endless": page_endless,
     "api-base-3003": api_base_3003, "cors-blocked": cors_blocked, "mic-blocked": mic_blocked,
     "story-start-500": story_start_500, "processing-stuck": processing_stuck, "slow-health": slow_health,
     "hang": hang, "pm2-zombie": pm2_zombie, "pm2-restart-loop": pm2_restart_loop, "tunnel-stale": tunnel_stale,
