@@ -224,7 +224,7 @@ def test_processes_look_like_the_real_ones(stage):
 
 def test_the_frontend_runs_in_its_build_folder_and_applies_its_rewrite(stage, http):
     """As `next start`: the frontend's working folder holds Next's build, whose routes manifest is the rewrite it
-    applies (shared/care2-target.md; the manifest's shape is the real app's)."""
+    applies (shared/care2-target.md; the manifest's shape is the real app's), and its log says it is ready."""
     (holder,) = [listener for listener in listening_on(stage.ports["frontend"]) if listener.pid]
     assert psutil.Process(holder.pid).cwd() == str(stage.frontend_folder)
     build = read_build(str(stage.frontend_folder))
@@ -234,6 +234,8 @@ def test_the_frontend_runs_in_its_build_folder_and_applies_its_rewrite(stage, ht
     assert rewrite.applies_to("/api/c2c-smoke-rewrite-probe") and not rewrite.applies_to("/apiary")
     answer = get(http, stage, "frontend", "/api/c2c-smoke-rewrite-probe")
     assert answer.headers["x-care2-origin"] == "backend" and answer.status_code == 404
+    # run from there, it still logs where the stage keeps its logs, in Next's words
+    assert " ✓ Ready in " in (stage.workdir / "logs" / "frontend.log").read_text(encoding="utf-8")
 
 
 def test_pages_have_the_real_shapes(stage, http):
