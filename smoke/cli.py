@@ -1,15 +1,17 @@
 """care2-predemo: the pre-demo checks from one command, on Windows, macOS and Linux alike.
 
-usage: care2-predemo [--open] [PYTEST ARGS...]
+usage: care2-predemo [--open] [--fallback ENV] [PYTEST ARGS...]
        care2-predemo watch [--every 5m] [--until HH:MM] [--runs N] [PYTEST ARGS...]   (watch --help)
+       care2-predemo fix [--yes] [--dry-run] [PYTEST ARGS...]   (fix --help: the red lines' commands, with consent)
 
 Run it in the project folder. It runs `pytest -m predemo` with the arguments given (--env NAME,
 --env-file=PATH, -m "predemo and not browser", ...; all of pytest's: pytest --help).
 First it says, one line each, what this machine lacks for the run and how to get it;
 it ends with the verdict and the report's path.
 
-  --open      open the report in the default browser when the run is done
-  -h, --help  this text
+  --open          open the report in the default browser when the run is done
+  --fallback ENV  check ENV too (e.g. local) and say whether the demo can be presented from there
+  -h, --help      this text
 
 exit codes: 0 GO or GO WITH WARNINGS, 1 NO-GO or COULD NOT CHECK, 2 interrupted, 4 bad input
 """
@@ -24,15 +26,10 @@ from pathlib import Path
 
 import pytest
 
+from .arguments import BAD_INPUT, NAME, SUBCOMMANDS, BadInput, exit_code, parse
 from .browser import NoBrowser, find_chromium, playwright_chromium
 from .target import Target, TargetError, load_target
 
-NAME = "care2-predemo"
-# pytest's exit codes -> the README's: an internal error judged nothing (COULD NOT CHECK), and a
-# selection that matches no check is bad input.
-EXIT_CODES = {pytest.ExitCode.OK: 0, pytest.ExitCode.TESTS_FAILED: 1, pytest.ExitCode.INTERRUPTED: 2,
-              pytest.ExitCode.INTERNAL_ERROR: 1, pytest.ExitCode.USAGE_ERROR: 4,
-              pytest.ExitCode.NO_TESTS_COLLECTED: 4}
 PM2_HINT = "install Node.js, then `npm install -g pm2` (on Windows also pm2-windows-startup to keep it running)"
 
 
@@ -48,60 +45,36 @@ def run_predemo(args: list[str]) -> int:
     for stream in (sys.stdout, sys.stderr):  # a Windows console or a redirect in cp1252 cannot say every character
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    if args[:1] == ["watch"]:
+    try:
+        command = parse(args)
+    except BadInput as error:
+        said = " ".join([NAME, *args[:1]]) if args[:1] and args[0] in SUBCOMMANDS else NAME
+        print(f"{said}: {error}", file=sys.stderr)
+        return BAD_INPUT
+    if command.subcommand == "watch":
         from . import watch  # only a watch needs it (and apprise)
 
-        return watch.main(args[1:])
-    if "-h" in args or "--help" in args:
+        return watch.main(command)
+    if command.subcommand == "fix":
+        from . import fix
+
+        return fix.main(command)
+    if command.help:
         print(__doc__.strip())
         return 0
-    open_report = "--open" in args
-    args = [arg for arg in args if arg != "--open"]
     try:
-        environment = option(args, "--env", "SMOKE_ENV") or "local"
-        target = load_target(environment, option(args, "--env-file", "SMOKE_ENV_FILE"))
+        target = load_target(command.environment, command.environment_file)
     except TargetError as error:
         print(f"{NAME}: {error}", file=sys.stderr)
-        return 4
-    for line in missing(target, walks=not excludes_browser(args)):
+        return BAD_INPUT
+    for line in missing(target, walks=command.walks):
         print(f"{NAME}: {line}", file=sys.stderr)
     run = RunOutcome()
-    code = EXIT_CODES.get(pytest.main(["-m", "predemo", *one_word(args)], plugins=[run]), 1)
-    if open_report and run.page is not None and run.page.is_file():
+    code = exit_code(pytest.main(["-m", "predemo", *command.for_pytest()], plugins=[run]))
+    if command.open_report and run.page is not None and run.page.is_file():
         if not webbrowser.open(run.page.resolve().as_uri()):
             print(f"{NAME}: no default browser to open the report; open {run.page}", file=sys.stderr)
     return code
-
-
-def option(args: list[str], name: str, variable: str = "") -> str | None:
-    """The value of ``NAME VALUE``, ``--name=VALUE`` or ``-nVALUE`` (the last one given), else the environment's."""
-    found = (os.environ.get(variable) or None) if variable else None
-    attached = name + "=" if name.startswith("--") else name
-    for index, arg in enumerate(args):
-        if arg == name and index + 1 < len(args):
-            found = args[index + 1]
-        elif arg.startswith(attached) and arg != name:
-            found = arg[len(attached):]
-    return found
-
-
-def one_word(args: list[str]) -> list[str]:
-    """``--env-file PATH`` as ``--env-file=PATH``: two words would make pytest take PATH for a test path."""
-    joined, index = [], 0
-    while index < len(args):
-        if args[index] == "--env-file" and index + 1 < len(args):
-            joined.append(f"--env-file={args[index + 1]}")
-            index += 2
-        else:
-            joined.append(args[index])
-            index += 1
-    return joined
-
-
-def excludes_browser(args: list[str]) -> bool:
-    """The run's -m (the last one wins in pytest) leaves the browser walk out."""
-    marks = option(args, "-m")
-    return marks is not None and "not browser" in marks
 
 
 def missing(target: Target, walks: bool) -> list[str]:

@@ -19,7 +19,7 @@ from _pytest.mark.expression import Expression  # what -m uses; pytest is pinned
 
 from .browser import NoBrowser, find_chromium
 from .conditions import Check
-from .keys import HTTP_OBSERVERS_KEY, RUNNER_PROBLEM_KEY, SCREENSHOTS_KEY, TARGET_KEY
+from .keys import FIXES_KEY, HTTP_OBSERVERS_KEY, RUNNER_PROBLEM_KEY, SCREENSHOTS_KEY, TARGET_KEY
 from .probes.http import Client
 from .probes.runner import runner_problem
 from .probes.tls import trust
@@ -244,6 +244,7 @@ def check(http: Client, target: Target, request: pytest.FixtureRequest) -> Check
         request.node.user_properties.append(("retried", line))
     for line in current.warnings:
         request.node.user_properties.append(("warning", line))
+    request.node.stash[FIXES_KEY] = current.fixes
 
 
 class WalkBrowser:

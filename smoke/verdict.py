@@ -38,6 +38,7 @@ class Outcome:
     seconds: float = 0.0
     step: int = 0  # its line number in the checklist; 0 = not on the checklist
     name: str = ""  # the checklist line's short name ("API health")
+    fixes: list[dict] = field(default_factory=list)  # a red one's fixes a command can do (probes.fixes.Fix.data)
 
     @property
     def red(self) -> bool:

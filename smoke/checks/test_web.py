@@ -2,7 +2,7 @@
 
 import pytest
 
-from smoke.probes import apibase
+from smoke.probes import apibase, fixes
 from smoke.probes.health import DatabaseReadiness, DatabaseStatus, Liveness
 from smoke.probes.http import NoAnswer
 from smoke.probes.pages import Page, absolute, classify
@@ -12,15 +12,15 @@ pytestmark = pytest.mark.predemo
 JS_OR_CSS = ("application/javascript", "text/javascript", "text/css")
 
 
-def start_frontend(target) -> str:
-    return (
+def start_frontend(target) -> fixes.Fix:
+    return fixes.restart(target, "frontend").saying(
         f"start the frontend (pm2 restart {target.pm2.apps.get('frontend', 'the frontend app')}) and check it "
         f"listens on port {target.ports.frontend}; through the tunnel, check the tunnel and proxy too"
     )
 
 
-def start_backend(target) -> str:
-    return (
+def start_backend(target) -> fixes.Fix:
+    return fixes.restart(target, "backend").saying(
         f"start the backend (pm2 restart {target.pm2.apps.get('backend', 'the backend app')}) and check it "
         f"listens on port {target.ports.backend} (the API URL is {target.api_url})"
     )
@@ -156,8 +156,8 @@ def test_frontend_to_backend(target, check, http):
     if backend_up:
         rewrite_fix = "the frontend's NEXT_PUBLIC_API_URL does not point at the running backend: fix it and rebuild"
     else:  # the rewrite may be right while nothing answers where it leads (the backend down or hung)
-        rewrite_fix = (f"the backend does not answer at {target.api_url}, so the rewrite cannot reach it: "
-                       f"{start_backend(target)}")
+        rewrite_fix = start_backend(target).saying(
+            f"the backend does not answer at {target.api_url}, so the rewrite cannot reach it: {start_backend(target)}")
     rewrite = check.get(rewrite_url, "Frontend /api rewrite", rewrite_fix if site_up else start_frontend(target))
     from_backend = rewrite.header("x-care2-origin") == "backend" and rewrite.status < 500
     check.that(from_backend, "Frontend /api rewrite", "an answer from the backend",

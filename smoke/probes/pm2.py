@@ -260,14 +260,14 @@ def between_runs(app: App) -> bool:
     return (app.status == "stopped" and app.pid > 0) or app.status in ("launching", "waiting restart")
 
 
-def care2_roots(target, listing: Jlist | PM2Error | None) -> dict[int, tuple[str, str]]:
+def care2_roots(target, listing: Jlist | PM2Error | None) -> dict[int, tuple[str, fixes.Fix]]:
     """PID -> (what it is, how to restart it) of the processes Care2 consists of: PM2's apps, the holders of
     the configured ports, cloudflared (unless it runs another named tunnel: not Care2's)."""
     roots: dict[int, tuple[str, str]] = {}
     roles = {name: role for role, name in target.pm2.apps.items()}
     for app in apps_of(listing):
         if app.name in roles and app.pid > 0:
-            roots.setdefault(app.pid, (f"PM2 app {app.name}", f"pm2 restart {app.name}"))
+            roots.setdefault(app.pid, (f"PM2 app {app.name}", fixes.restart(target, roles[app.name])))
     for role in ports.ROLES:
         port = target.service_port(role)
         for listener in ports.listeners([port]) if port else []:
@@ -327,7 +327,8 @@ def judge_app(target, role: str, app: App, now: float, later: App | None = None)
     app a few seconds on, when it had restarted recently."""
     settings = target.pm2
     eco, logs = fixes.ecosystem_file(target), fixes.logs(target, role)
-    redo = f"{fixes.recreate(target, app.name)}; if it comes back the same, PM2's daemon itself is stale: pm2 update"
+    recreate = fixes.recreate(target, app.name)
+    redo = recreate.saying(f"{recreate}; if it comes back the same, PM2's daemon itself is stale: pm2 update")
     loop_fix = f"it crashes soon after it starts: read {logs}, fix the cause, then pm2 restart {app.name}"
     if app.shim_run_by_node:
         loop_fix = (f"PM2 runs the Windows shim {app.script} with Node, which cannot read it (a SyntaxError on its "
@@ -335,7 +336,7 @@ def judge_app(target, role: str, app: App, now: float, later: App | None = None)
                     f"script (Next: node_modules/next/dist/bin/next, args start), then "
                     f"{fixes.recreate(target, app.name)}")
     if app.status in ("stopped", "stopping") and not between_runs(app):
-        return [Finding("fail", f"{app.label} is {app.status} in PM2", f"pm2 restart {app.name}")]
+        return [Finding("fail", f"{app.label} is {app.status} in PM2", fixes.restart(target, role))]
     if app.status == "errored":
         return [Finding("fail", f"{app.label} is errored: PM2 gave up restarting it after {app.restarts} restarts",
                         loop_fix)]

@@ -80,6 +80,14 @@ def name_and_cmdline(pid: int | None) -> tuple[str, tuple[str, ...]]:
         return name, ()
 
 
+def start_time(pid: int | None) -> float:
+    """When the process started (psutil's create_time), to know it again later; 0.0 when it cannot be read."""
+    try:
+        return psutil.Process(pid).create_time() if pid else 0.0
+    except GONE:
+        return 0.0
+
+
 def ancestors(pid: int) -> list[int]:
     """The parent, its parent, ... up to the first process."""
     try:
@@ -107,15 +115,15 @@ def _state(process: psutil.Process, root: int) -> ProcessState | None:
     return ProcessState(process.pid, ppid, root, name, cmdline, status, rss)
 
 
-def judge(members: list[ProcessState], owners: dict[int, tuple[str, str]]) -> list[Finding]:
+def judge(members: list[ProcessState], owners: dict[int, tuple[str, fixes.Fix]]) -> list[Finding]:
     """No zombie and no process without memory among Care2's; ``owners``: root PID -> (what it is, its restart)."""
     findings = []
     for member in members:
         owner, fix = owners[member.root]
         if member.zombie:
             findings.append(Finding("fail", f"{member.describe()}, part of {owner}: its parent has not reaped it",
-                                    f"{fix}; a zombie goes away when its parent exits"))
+                                    fix.saying(f"{fix}; a zombie goes away when its parent exits")))
         elif member.without_memory:
             findings.append(Finding("fail", f"{member.describe()}, part of {owner}: alive but not running anything",
-                                    f"{fix}; if it stays, {fixes.kill(member.pid)}"))
+                                    fix.saying(f"{fix}; if it stays, {fixes.kill(member.pid)}")))
     return [*findings, Finding("note", f"{len(members)} Care2 processes, none a zombie or without memory")]

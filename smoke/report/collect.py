@@ -14,7 +14,7 @@ import pytest
 from pytest_metadata.plugin import metadata_key
 
 from .. import history
-from ..keys import HTTP_OBSERVERS_KEY, RUNNER_PROBLEM_KEY, SCREENSHOTS_KEY, TARGET_KEY, TRACES_KEY, VERDICT_KEY
+from ..keys import FIXES_KEY, HTTP_OBSERVERS_KEY, RUNNER_PROBLEM_KEY, SCREENSHOTS_KEY, TARGET_KEY, TRACES_KEY, VERDICT_KEY
 from ..redact import Redactor
 from ..target import Target
 from ..verdict import COULD_NOT_CHECK, Outcome, Verdict, decide
@@ -101,6 +101,7 @@ class PresenterReport:
         if report.when == "teardown" and record is not None:
             record.screenshots = screenshots(item.stash.get(SCREENSHOTS_KEY, []))
             record.traces += item.stash.get(TRACES_KEY, [])
+            record.outcome.fixes = self.redactor.scrub([fix.data() for fix in item.stash.get(FIXES_KEY, [])])
             item.stash[SCREENSHOTS_KEY], item.stash[TRACES_KEY] = [], []  # a rerun starts afresh
         return report
 
