@@ -14,7 +14,7 @@ from typing import NoReturn
 import pytest
 
 from .probes.findings import Finding
-from .probes.fixes import Fix, actionable
+from .probes.fixes import Fix, kept
 from .probes.http import Answer, Client, NoAnswer
 from .probes.pages import classify
 
@@ -27,13 +27,13 @@ class Check:
         self.welcome_title = welcome_title
         self.retried: list[str] = []
         self.warnings: list[str] = []
-        self.fixes: list[Fix] = []  # the red lines' fixes a command or a wait can do, for `care2-predemo fix`
+        self.fixes: list[Fix] = []  # the red lines' fixes that are data (fixes.kept), for `care2-predemo fix`
         self.result = ""
 
     def fail(self, what: str, answer: Answer | None = None, fix: str = "", summary: str = "") -> NoReturn:
         """Fail the check; ``summary``, a few words of the cause, goes into the verdict's line."""
         self.result = summary
-        if actionable(fix):
+        if kept(fix):
             self.fixes.append(fix)
         lines = [what]
         if answer is not None:
@@ -81,7 +81,7 @@ class Check:
         if len(failures) == 1:
             self.fail(f"{title}: {failures[0].what}", fix=failures[0].fix)
         if failures:
-            self.fixes += [finding.fix for finding in failures if actionable(finding.fix)]
+            self.fixes += [finding.fix for finding in failures if kept(finding.fix)]
             lines = [f"{title}: {len(failures)} problems"]
             for finding in failures:
                 lines.append(f"  - {finding.what}")

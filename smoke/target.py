@@ -135,6 +135,7 @@ class AppConfig(_Section):
     backend_env: str = ""
     ecosystem: str = ""
     frontend_env: str = ""
+    checkout: str = ""  # the app's source folder: `care2-predemo fix` says where in it a code defect is
 
 
 class Target(_Section):

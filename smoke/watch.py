@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 from datetime import datetime
@@ -31,10 +29,9 @@ from pathlib import Path
 from . import alerts
 from .arguments import BAD_INPUT, INTERRUPTED, NAME, Command, exit_code
 from .history import WATCH_EVERY, WATCH_UNTIL
+from .runs import run_checks
 from .target import Target, TargetError, load_target
 from .verdict import from_json
-
-STOP_GRACE = 60.0  # seconds an interrupted run gets to write its report before it is ended
 
 
 def main(command: Command, target_of=load_target) -> int:
@@ -104,16 +101,7 @@ class Watch:
         environ = {**os.environ, WATCH_EVERY: str(self.plan.every), "SMOKE_REPORTS_DIR": str(self.reports)}
         if self.plan.until is not None:
             environ[WATCH_UNTIL] = self.plan.until.isoformat(timespec="seconds")
-        # POSIX: the run in a group of its own, so that a Ctrl-C reaches it once, from the watch (twice, and
-        # it would stop writing its report); a Windows console sends Ctrl-C to both, as it should.
-        child = subprocess.Popen([sys.executable, "-m", "pytest", *self.plan.for_pytest(marks)], env=environ,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-                                 start_new_session=os.name != "nt")
-        try:
-            return child.wait()
-        except KeyboardInterrupt:
-            _stop(child)
-            raise
+        return run_checks(self.plan.for_pytest(marks), environ)
 
     def tell(self, number: int, walked: bool) -> None:
         """One line for the run; an alert when the verdict changed."""
@@ -129,17 +117,6 @@ class Watch:
         said, _ = alerts.handle(verdict, self.alerting, os.environ, report, attach=report)
         if not said.startswith("none"):
             print(f"{_now()} alert: {said}", flush=True)
-
-
-def _stop(child: subprocess.Popen) -> None:
-    """Interrupt the run as Ctrl-C would, and give it time to write its report."""
-    if os.name != "nt" and child.poll() is None:
-        child.send_signal(signal.SIGINT)
-    try:
-        child.wait(timeout=STOP_GRACE)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
 
 
 def _now() -> str:

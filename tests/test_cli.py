@@ -27,7 +27,8 @@ def test_help_is_short_and_names_the_exit_codes(run_command):
     run = run_command(SCRIPT, "--help")
     assert run.code == 0 and run.stderr == ""
     said = run.stdout.decode()
-    assert said.startswith("care2-predemo: ") and "usage: care2-predemo [--open] [--fallback ENV] [PYTEST ARGS...]" in said
+    assert said.startswith("care2-predemo: ")
+    assert "usage: care2-predemo [--open] [--fallback ENV] [PYTEST ARGS...]" in said
     assert "exit codes: 0 GO or GO WITH WARNINGS, 1 NO-GO or COULD NOT CHECK, 2 interrupted, 4 bad input" in said
     assert len(lines(said)) <= 15 and not run.verdict  # nothing ran
 

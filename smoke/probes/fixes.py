@@ -45,28 +45,32 @@ class Wait:
 
 
 class Fix(str):
-    """A fix's words, with the steps that do it (none: no command can) and what to wait for afterwards."""
+    """A fix's words, with the steps that do it (none: no command can) and what to wait for afterwards; where the
+    app's own code must change instead, ``sources``: what to look for in the app's checkout (a literal the suite
+    saw: the API base in the page's code, a header's value, an API route that failed)."""
 
     steps: tuple[Step, ...]
     wait: Wait
+    sources: tuple[str, ...]
 
-    def __new__(cls, words: str, steps=(), wait: Wait = Wait()) -> Fix:
+    def __new__(cls, words: str, steps=(), wait: Wait = Wait(), sources=()) -> Fix:
         fix = super().__new__(cls, words)
-        fix.steps, fix.wait = tuple(steps), wait
+        fix.steps, fix.wait, fix.sources = tuple(steps), wait, tuple(sources)
         return fix
 
     def saying(self, words: str) -> Fix:
         """The same command in other words (a sentence built around it)."""
-        return Fix(words, self.steps, self.wait)
+        return Fix(words, self.steps, self.wait, self.sources)
 
     def data(self) -> dict:
         """The fix as the verdict file keeps it."""
-        return {"words": str(self), "steps": [asdict(step) for step in self.steps], "wait": asdict(self.wait)}
+        return {"words": str(self), "steps": [asdict(step) for step in self.steps], "wait": asdict(self.wait),
+                "sources": list(self.sources)}
 
     @classmethod
     def of(cls, data: dict) -> Fix:
         steps = [Step(**{**step, "argv": tuple(step["argv"])}) for step in data.get("steps", [])]
-        return cls(data["words"], steps, Wait(**data.get("wait", {})))
+        return cls(data["words"], steps, Wait(**data.get("wait", {})), data.get("sources", ()))
 
 
 def combined(words: str, *parts: Fix) -> Fix:
@@ -75,9 +79,10 @@ def combined(words: str, *parts: Fix) -> Fix:
     return Fix(words, [step for part in parts for step in part.steps], waits[-1] if waits else Wait())
 
 
-def actionable(fix) -> bool:
-    """A command can do it, or waiting can."""
-    return isinstance(fix, Fix) and bool(fix.steps or fix.wait)
+def kept(fix) -> bool:
+    """A fix the verdict file keeps for `care2-predemo fix`: a command or a wait can do it, or it knows what in the
+    app's code to change."""
+    return isinstance(fix, Fix) and bool(fix.steps or fix.wait or fix.sources)
 
 
 def pm2(target, *args: str) -> tuple[str, ...]:
@@ -95,10 +100,12 @@ def ecosystem_file(target) -> str:
     return target.app_config.ecosystem or "ecosystem.prod.config.js"
 
 
-def api_base(api_url: str) -> str:
-    """Make the page's code call the configured API: its base is baked in when the frontend is built."""
-    return (f"make the page call {api_url}: fix its API base (NEXT_PUBLIC_API_URL, or the base hard-coded for this "
-            "host name in the page's code), then rebuild (next build) and restart the frontend")
+def api_base(api_url: str, seen: str = "") -> Fix:
+    """Make the page's code call the configured API: its base is baked in when the frontend is built; ``seen``:
+    the base the page's code holds instead."""
+    return Fix(f"make the page call {api_url}: fix its API base (NEXT_PUBLIC_API_URL, or the base hard-coded for "
+               "this host name in the page's code), then rebuild (next build) and restart the frontend",
+               sources=[seen] if seen else [])
 
 
 def kill(pid: int | None, cmdline: str = "", created: float = 0.0) -> Fix:

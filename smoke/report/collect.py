@@ -14,7 +14,15 @@ import pytest
 from pytest_metadata.plugin import metadata_key
 
 from .. import history
-from ..keys import FIXES_KEY, HTTP_OBSERVERS_KEY, RUNNER_PROBLEM_KEY, SCREENSHOTS_KEY, TARGET_KEY, TRACES_KEY, VERDICT_KEY
+from ..keys import (
+    FIXES_KEY,
+    HTTP_OBSERVERS_KEY,
+    RUNNER_PROBLEM_KEY,
+    SCREENSHOTS_KEY,
+    TARGET_KEY,
+    TRACES_KEY,
+    VERDICT_KEY,
+)
 from ..redact import Redactor
 from ..target import Target
 from ..verdict import COULD_NOT_CHECK, Outcome, Verdict, decide
