@@ -26,8 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from .arguments import BAD_INPUT, NAME, SUBCOMMANDS, BadInput, exit_code, parse
+from .arguments import BAD_INPUT, INTERRUPTED, NAME, SUBCOMMANDS, BadInput, Command, exit_code, parse
 from .browser import NoBrowser, find_chromium, playwright_chromium
+from .runs import run_checks
 from .target import Target, TargetError, load_target
 
 PM2_HINT = "install Node.js, then `npm install -g pm2` (on Windows also pm2-windows-startup to keep it running)"
@@ -67,14 +68,39 @@ def run_predemo(args: list[str]) -> int:
     except TargetError as error:
         print(f"{NAME}: {error}", file=sys.stderr)
         return BAD_INPUT
+    fallback = target.fallback if command.fallback is None else command.fallback
+    if fallback == target.name or {"--collect-only", "--co"} & set(command.pytest_args):
+        fallback = ""
+    try:
+        fallback_target = load_target(fallback, command.environment_file) if fallback else None
+    except TargetError as error:
+        print(f"{NAME}: the fallback: {error}", file=sys.stderr)
+        return BAD_INPUT
     for line in missing(target, walks=command.walks):
         print(f"{NAME}: {line}", file=sys.stderr)
+    try:
+        extra = [f"--fallback-verdict={check_fallback(command, fallback_target)}"] if fallback_target else []
+    except KeyboardInterrupt:
+        print(f"{NAME}: interrupted while checking the fallback", file=sys.stderr)
+        return INTERRUPTED
     run = RunOutcome()
-    code = exit_code(pytest.main(["-m", "predemo", *command.for_pytest()], plugins=[run]))
+    code = exit_code(pytest.main(["-m", "predemo", *command.for_pytest(), *extra], plugins=[run]))
     if command.open_report and run.page is not None and run.page.is_file():
         if not webbrowser.open(run.page.resolve().as_uri()):
             print(f"{NAME}: no default browser to open the report; open {run.page}", file=sys.stderr)
     return code
+
+
+def check_fallback(command: Command, fallback: Target) -> Path:
+    """Run the checks against the fallback first, into a folder of its own (its walk with its own write rules); the
+    verdict file it wrote, which the main run's verdict tells of."""
+    reports = Path(command.reports_dir or os.environ.get("SMOKE_REPORTS_DIR") or "reports").resolve() / "fallback"
+    print(f"{NAME}: checking the fallback first: {fallback.name} ({fallback.site_url}) ...", flush=True)
+    verdict_file = reports / "verdict.json"
+    verdict_file.unlink(missing_ok=True)  # an old one must not pass for this run's
+    environ = {**os.environ, "SMOKE_REPORTS_DIR": str(reports)}
+    run_checks(["-m", "predemo", *command.for_pytest(env=fallback.name), f"--reports-dir={reports}"], environ)
+    return verdict_file
 
 
 def missing(target: Target, walks: bool) -> list[str]:

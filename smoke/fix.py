@@ -40,6 +40,7 @@ from .verdict import NO_GO, Outcome, Verdict, from_json
 ROUNDS = 3  # check, fix, check again: at most this many times (a fix can uncover the next red line)
 STEP_TIMEOUT = 120.0  # one command of a fix (pm2 start waits for its app)
 PORT_WAIT = 30.0  # at most this long for a restarted service to listen again
+STOP_WAIT = 10.0  # at most this long for a stopped process to be gone
 POLL = 0.2
 
 
@@ -63,7 +64,9 @@ def plan(verdict: Verdict, tried: set[tuple] = frozenset()) -> tuple[list[Action
     """The fixes to offer, in checklist order, and the red lines no command (or wait) can fix.
 
     Several lines may name the same app: a later line's fix, which read more (the host checks read PM2's list and
-    the ports), wins over an earlier one that touches nothing more; a fix tried already is not offered again."""
+    the ports), wins over an earlier one that touches nothing more, and a fix that touches more (stops the program
+    on the app's port, then starts the app) over one that touches part of it; a fix tried already is not offered
+    again."""
     red = [outcome for outcome in verdict.outcomes if outcome.red]
     offered = [Action(outcome, fix) for outcome in red for fix in map(Fix.of, outcome.fixes) if fix.steps or fix.wait]
     kept, covered = [], set()
@@ -72,7 +75,7 @@ def plan(verdict: Verdict, tried: set[tuple] = frozenset()) -> tuple[list[Action
             continue
         covered |= action.touches
         kept.append(action)
-    kept.reverse()
+    kept = [action for action in reversed(kept) if not any(action.touches < other.touches for other in kept)]
     fixable = {id(action.outcome) for action in offered}
     return kept, [outcome for outcome in red if id(outcome) not in fixable]
 
@@ -261,6 +264,8 @@ class Session:
         for index, step in enumerate(steps):
             problem = cannot_run(step)  # asked again right before: a process may have ended since
             code, output = (None, problem) if problem else self.execute(step)
+            if code == 0 and step.pid and not ended(step):
+                code, output = None, f"PID {step.pid} still runs {STOP_WAIT:g} s after it was told to stop"
             if code != 0:
                 done = "; ".join(s.shown() for s in steps[:index])
                 left = (f"done before it: {done} (the rest of this fix was not run)" if done
@@ -335,6 +340,22 @@ def cannot_run(step: Step) -> str:
     if abs(created - step.created) > 0.01:
         return f"PID {step.pid} is another process than the one shown (it started at another time)"
     return ""
+
+
+def ended(step: Step) -> bool:
+    """The process the step stopped is gone (its port free for what starts next), within STOP_WAIT."""
+    import psutil
+
+    deadline = time.monotonic() + STOP_WAIT
+    while time.monotonic() < deadline:
+        try:
+            process = psutil.Process(step.pid)
+            if process.status() == psutil.STATUS_ZOMBIE or abs(process.create_time() - step.created) > 0.01:
+                return True  # a zombie holds no port; another start time is another process
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(POLL)
+    return False
 
 
 def where(target: Target, source: str) -> str:

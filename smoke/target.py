@@ -145,6 +145,7 @@ class Target(_Section):
     api_url: str
     host_checks: bool
     allow_writes: bool
+    fallback: str = ""  # another environment care2-predemo checks beside this one, to present from if this fails
     secrets: list[str]
     chromium_args: list[str]
     ports: Ports

@@ -310,9 +310,10 @@ def port_problems(target, role: str, port: int, holders: list[Identity], drifted
                 "fail",
                 f"{role}: configured port {port}, but nothing listens there; the {role} listens on port {moved} "
                 f"instead: {elsewhere}",
-                f"make the {role} bind {port}: free port {port} if something held it when the {role} started (it "
-                f"then moves up to +{target.ports.failover_span}), make every place that sets its port say {port}, "
-                f"then {start}; if {moved} is meant, change ports.{role} and every place that says {port}",
+                start.saying(
+                    f"make the {role} bind {port}: free port {port} if something held it when the {role} started (it "
+                    f"then moves up to +{target.ports.failover_span}), make every place that sets its port say "
+                    f"{port}, then {start}; if {moved} is meant, change ports.{role} and every place that says {port}"),
             )]
         return [Finding("fail", f"{role}: nothing listens on port {port} (ports.{role})",
                         start.saying(f"start it: {start}; see {fixes.logs(target, role)}"))]

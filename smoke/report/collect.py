@@ -198,6 +198,7 @@ class PresenterReport:
         if not problem and TARGET_KEY in self.config.stash:
             self.runs = decision.recall_runs(self.files, self.target, self.finished, self.outcomes())
         verdict = self.config.stash[VERDICT_KEY] = decide(self.outcomes(), problem)
+        verdict.fallback = decision.fallback(self.config.getoption("fallback_verdict"), self.target)
         if verdict.state == COULD_NOT_CHECK and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # nothing was judged: never a silent pass
 
