@@ -35,6 +35,7 @@ from .arguments import BAD_INPUT, INTERRUPTED, NAME, Command, exit_code
 from .probes.fixes import Fix, Step
 from .runs import run_checks
 from .target import Target, TargetError, load_target
+from .text import clip
 from .verdict import NO_GO, Outcome, Verdict, from_json
 
 ROUNDS = 3  # check, fix, check again: at most this many times (a fix can uncover the next red line)
@@ -42,6 +43,7 @@ STEP_TIMEOUT = 120.0  # one command of a fix (pm2 start waits for its app)
 PORT_WAIT = 30.0  # at most this long for a restarted service to listen again
 STOP_WAIT = 10.0  # at most this long for a stopped process to be gone
 POLL = 0.2
+UNFIXABLE_WIDTH = 240  # a red line no command can fix, as listed: its start (the report has it whole)
 
 
 @dataclass(frozen=True)
@@ -218,7 +220,7 @@ class Session:
             return
         self.say("no command can fix these; nothing is attempted for them:")
         for outcome in outcomes:
-            self.say(f"  - {outcome.label}: {outcome.result or first_line(outcome.message)}")
+            self.say(clip(f"  - {outcome.label}: {outcome.result or first_line(outcome.message)}", UNFIXABLE_WIDTH))
             for source in dict.fromkeys(s for data in outcome.fixes for s in data.get("sources", [])):
                 self.say(f"      where: {where(self.target, source)}")
 
@@ -372,8 +374,8 @@ def where(target: Target, source: str) -> str:
     if source.startswith("/"):  # an API route that failed: where the backend mounts it
         parts = source.rstrip("/").split("/")
         for end in range(len(parts), 2, -1):
-            found = places(checkout, "/".join(parts[:end]), ("backend",))
-            if found and "backend" in found[0]:
+            found = [place for place in places(checkout, "/".join(parts[:end]), ("backend",)) if "backend" in place]
+            if found:
                 return f"{', '.join(found[:3])} ({'/'.join(parts[:end])!r}, where the backend serves it)"
         return f"{source!r}: the route is not found in {checkout}; the backend's log names the failing line"
     found = places(checkout, source, (target.paths.story_page.strip("/"), "frontend"))
