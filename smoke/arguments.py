@@ -11,6 +11,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -62,6 +63,11 @@ class Command:
     @property
     def environment_file(self) -> str | None:
         return self.env_file or os.environ.get("SMOKE_ENV_FILE") or None
+
+    @property
+    def reports(self) -> Path:
+        """Where the runs write their reports (and watch and fix read the verdict)."""
+        return Path(self.reports_dir or os.environ.get("SMOKE_REPORTS_DIR") or "reports").resolve()
 
     @property
     def walks(self) -> bool:

@@ -53,21 +53,21 @@ def run_predemo(args: list[str]) -> int:
         print(f"{said}: {error}", file=sys.stderr)
         return BAD_INPUT
     if command.subcommand == "watch":
-        from . import watch  # only a watch needs it (and apprise)
-
-        return watch.main(command)
-    if command.subcommand == "fix":
-        from . import fix
-
-        return fix.main(command)
+        from . import watch as subcommand  # only a watch needs it (and apprise)
+    elif command.subcommand == "fix":
+        from . import fix as subcommand
+    else:
+        subcommand = None
     if command.help:
-        print(__doc__.strip())
+        print((subcommand or sys.modules[__name__]).__doc__.strip())
         return 0
     try:
         target = load_target(command.environment, command.environment_file)
     except TargetError as error:
-        print(f"{NAME}: {error}", file=sys.stderr)
+        print(f"{' '.join([NAME, command.subcommand]).strip()}: {error}", file=sys.stderr)
         return BAD_INPUT
+    if subcommand is not None:
+        return subcommand.main(command, target)
     fallback = target.fallback if command.fallback is None else command.fallback
     if fallback == target.name or {"--collect-only", "--co"} & set(command.pytest_args):
         fallback = ""
@@ -94,7 +94,7 @@ def run_predemo(args: list[str]) -> int:
 def check_fallback(command: Command, fallback: Target) -> Path:
     """Run the checks against the fallback first, into a folder of its own (its walk with its own write rules); the
     verdict file it wrote, which the main run's verdict tells of."""
-    reports = Path(command.reports_dir or os.environ.get("SMOKE_REPORTS_DIR") or "reports").resolve() / "fallback"
+    reports = command.reports / "fallback"
     print(f"{NAME}: checking the fallback first: {fallback.name} ({fallback.site_url}) ...", flush=True)
     verdict_file = reports / "verdict.json"
     verdict_file.unlink(missing_ok=True)  # an old one must not pass for this run's

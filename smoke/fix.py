@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .arguments import BAD_INPUT, INTERRUPTED, NAME, Command, exit_code
+from .arguments import INTERRUPTED, Command, exit_code
 from .probes.fixes import Fix, Step
 from .runs import run_checks
-from .target import Target, TargetError, load_target
+from .target import Target
 from .text import clip
 from .verdict import NO_GO, Outcome, Verdict, from_json
 
@@ -82,17 +82,8 @@ def plan(verdict: Verdict, tried: set[tuple] = frozenset()) -> tuple[list[Action
     return kept, [outcome for outcome in red if id(outcome) not in fixable]
 
 
-def main(command: Command, target_of=load_target, ask: Callable[[str], str] = input) -> int:
-    if command.help:
-        print(__doc__.strip())
-        return 0
-    try:
-        target = target_of(command.environment, command.environment_file)
-    except TargetError as error:
-        print(f"{NAME} fix: {error}", file=sys.stderr)
-        return BAD_INPUT
-    reports = Path(command.reports_dir or os.environ.get("SMOKE_REPORTS_DIR") or "reports").resolve()
-    session = Session(command, target, reports, ask)
+def main(command: Command, target: Target, ask: Callable[[str], str] = input) -> int:
+    session = Session(command, target, command.reports, ask)
     try:
         return session.run()
     except KeyboardInterrupt:

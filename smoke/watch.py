@@ -21,32 +21,21 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
 
 from . import alerts
-from .arguments import BAD_INPUT, INTERRUPTED, NAME, Command, exit_code
+from .arguments import BAD_INPUT, INTERRUPTED, Command, exit_code
 from .history import WATCH_EVERY, WATCH_UNTIL
 from .runs import run_checks
-from .target import Target, TargetError, load_target
+from .target import Target
 from .verdict import from_json
 
 
-def main(command: Command, target_of=load_target) -> int:
-    if command.help:
-        print(__doc__.strip())
-        return 0
-    try:
-        target = target_of(command.environment, command.environment_file)
-    except TargetError as error:
-        print(f"{NAME} watch: {error}", file=sys.stderr)
-        return BAD_INPUT
-    # the runs write where the watch reads: told explicitly, whatever folder pytest takes for the project's
-    reports = Path(command.reports_dir or os.environ.get("SMOKE_REPORTS_DIR") or "reports").resolve()
-    try:
-        return Watch(command, target, reports).run()
+def main(command: Command, target: Target) -> int:
+    try:  # the runs write where the watch reads: told explicitly, whatever folder pytest takes for the project's
+        return Watch(command, target, command.reports).run()
     except KeyboardInterrupt:  # between runs (a run itself is stopped in Watch.run)
         print(f"{_now()} interrupted: the watch ends", flush=True)
         return INTERRUPTED

@@ -62,8 +62,7 @@ def session(tmp_path, monkeypatch, capsys):
         monkeypatch.setattr(fix.Session, "check", check)
         replies = iter(answers)
         command = arguments.parse(["fix", *args, f"--reports-dir={tmp_path / 'reports'}"])
-        code = fix.main(command, target_of=lambda *_: target or load_target("local"),
-                        ask=lambda prompt: next(replies))
+        code = fix.main(command, target or load_target("local"), ask=lambda prompt: next(replies))
         return code, capsys.readouterr().out, len(checks)
 
     return run
