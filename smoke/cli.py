@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from .arguments import BAD_INPUT, INTERRUPTED, NAME, SUBCOMMANDS, BadInput, Command, exit_code, parse
+from .arguments import BAD_INPUT, INTERRUPTED, NAME, NO_GO, SUBCOMMANDS, BadInput, Command, exit_code, parse
 from .browser import NoBrowser, find_chromium, playwright_chromium
 from .runs import run_checks
 from .target import Target, TargetError, load_target
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_predemo(list(sys.argv[1:] if argv is None else argv))
     except BrokenPipeError:  # the reader went away (`| head`): nothing left to tell it
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush does not fail again
-        return 1
+        return NO_GO
 
 
 def run_predemo(args: list[str]) -> int:
