@@ -79,13 +79,21 @@ def unfixable(faults: list[str], walk: bool) -> None:
         view = "production" if fault in {"origin-refused", "ipv6-only-dial", "backend-welcome-on-site"} else "local"
         with Stage({fault}, pm2=True) as stage:
             _, said, _ = fix(stage, view, walk or fault in WALK_ONLY, "--dry-run")
+            tried = fix(stage, view, walk or fault in WALK_ONLY, "--yes")[1] if "\n[1/" in said else ""
         lines = said.splitlines()
         start = next((index for index, line in enumerate(lines) if line.startswith("no command can fix")), None)
-        listed = [line.strip() for line in lines[start + 1:] if line.startswith("  ")] if start is not None else []
-        offered = [line for line in lines if "runs:" in line]
+        listed = []
+        for line in lines[start + 1:] if start is not None else []:
+            if not line.startswith("  "):
+                break
+            listed.append(line.strip())
+        offered = [line for line in lines if line.startswith("[")]
         print(f"{fault:<24}" + ("\n" + " " * 24).join(listed[:6] or ["(nothing listed)"]))
         if offered:
-            print(" " * 24 + f"(and {len(offered)} command(s) offered for other red lines)")
+            ran = [_short(line.split("runs:", 1)[1].strip()) for line in tried.splitlines() if "runs:" in line]
+            after = next((line for line in reversed(tried.splitlines()) if line.startswith("verdict: ")), "")
+            print(" " * 24 + f"a command offered for other red lines; run with --yes: {'; '.join(ran)} -> "
+                  f"{after.removeprefix('verdict: ')[:60]}")
 
 
 def _short(command: str) -> str:
