@@ -101,7 +101,8 @@ class Session:
         self.report = ""
         self.code = 1
         self.first_no_go: float | None = None
-        self.interrupted = False
+        self.interrupted = False  # a Ctrl-C came while a fix ran
+        self.fixes_run = 0
 
     # -- the run ---------------------------------------------------------------------------------
 
@@ -114,7 +115,8 @@ class Session:
             actions, unfixable = plan(self.verdict, tried)
             self.list_unfixable(unfixable)
             if not actions:
-                self.say("no command can fix the red lines left" if unfixable else "nothing left to offer")
+                self.say("no command can fix the red lines left" if unfixable
+                         else "no other command to offer: each fix offered has been tried")
                 break
             refusal = self.refusal()
             if refusal:
@@ -127,6 +129,7 @@ class Session:
                 self.show(action, number, len(actions))
                 if self.consents():
                     with self.uninterrupted():
+                        self.fixes_run += 1
                         if self.apply(action):
                             ran.append((action, time.monotonic()))
                 if self.interrupted:
@@ -184,8 +187,9 @@ class Session:
         return self.code
 
     def end_interrupted(self) -> int:
-        self.say("interrupted: nothing more is run; the checks were not run again after the last command"
-                 if self.interrupted else "interrupted")
+        self.say("interrupted: nothing more is run" + (
+            "; the checks were not run again after the last fix, so the verdict below is from before it"
+            if self.fixes_run else ""))
         self.end()
         return INTERRUPTED
 

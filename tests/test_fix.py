@@ -156,7 +156,7 @@ def test_ctrl_c_during_a_fix_finishes_that_fix_and_runs_nothing_more(session, tm
     assert (tmp_path / "half").exists() and first.exists() and not second.exists()
     assert (code, checks) == (arguments.INTERRUPTED, 1)
     assert "Ctrl-C: this fix is finished first, then nothing more is run" in said
-    assert said.rstrip().splitlines()[-4].startswith("interrupted: nothing more is run")
+    assert said.rstrip().splitlines()[-4].startswith("interrupted: nothing more is run; the checks were not run")
 
 
 def test_ctrl_c_at_the_question_runs_nothing(session, tmp_path, monkeypatch):
