@@ -96,9 +96,9 @@ def parse(argv: list[str], now: datetime | None = None) -> Command:
     parser.add_argument("--env-file")
     parser.add_argument("--reports-dir")
     parser.add_argument("-m", dest="marks")
-    parser.add_argument("--fallback")
     if subcommand == "":
         parser.add_argument("--open", dest="open_report", action="store_true")
+        parser.add_argument("--fallback")
     if subcommand == "watch":
         parser.add_argument("--every", type=_duration("--every"), default=300.0)
         parser.add_argument("--walk-every", type=_duration("--walk-every"), default=900.0)

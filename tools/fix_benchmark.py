@@ -44,7 +44,7 @@ def fix(stage: Stage, view: str, walk: bool, *options: str) -> tuple[int, str, f
     with tempfile.TemporaryDirectory(prefix="care2-fix-bench-") as reports:
         started = time.monotonic()
         done = subprocess.run([SCRIPT, "fix", *options, f"--env-file={stage.env_file}", "--env", view, "-m", marks,
-                               f"--reports-dir={reports}", "--fallback=", "-p", "no:cacheprovider"],
+                               f"--reports-dir={reports}", "-p", "no:cacheprovider"],
                               cwd=ROOT, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
         return done.returncode, done.stdout + done.stderr, time.monotonic() - started
 
