@@ -47,7 +47,8 @@ class Wait:
 class Fix(str):
     """A fix's words, with the steps that do it (none: no command can) and what to wait for afterwards; where the
     app's own code must change instead, ``sources``: what to look for in the app's checkout (a literal the suite
-    saw: the API base in the page's code, a header's value, an API route that failed)."""
+    saw: the API base in the page's code, a header's value, an API route that failed), or a place already
+    (``path:line``, as a stack line in the backend's log gives it: `fix` shows that as it is)."""
 
     steps: tuple[Step, ...]
     wait: Wait
