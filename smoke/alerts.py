@@ -28,7 +28,9 @@ from pathlib import Path
 
 import apprise
 
+from .history import replace_whole
 from .target import Alerts, Target, TargetError, load_target
+from .text import os_problem
 from .verdict import COULD_NOT_CHECK, NO_GO, Outcome, Verdict, from_json
 
 URLS_VARIABLE = "SMOKE_ALERT_URLS"
@@ -64,9 +66,9 @@ class StateFile:
     def _read(self) -> dict:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        except OSError:  # missing: no failures yet; unusable: writing it says why
             return {}
-        except (OSError, ValueError) as error:
+        except ValueError as error:
             print(f"alerts: state file {self.path} unreadable ({error}); counting from zero", file=sys.stderr)
             return {}
         return data if isinstance(data, dict) else {}
@@ -81,9 +83,7 @@ class StateFile:
         data = self._read()
         data[environment] = asdict(streak)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_name(self.path.name + ".partial")
-        partial.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        partial.replace(self.path)
+        replace_whole(self.path, json.dumps(data, indent=2) + "\n")
 
 
 def message(kind: str, verdict: Verdict, target: Target, streak: Streak, report: str) -> tuple[str, str]:
@@ -108,11 +108,20 @@ def one_liner(outcome: Outcome) -> str:
     return line if line.startswith(outcome.label) else f"{outcome.label}: {line}"
 
 
+def urls_missing(environ: Mapping[str, str]) -> str:
+    """Why no alert can go out, in the words of where this runs; "" when there are URLs to send to."""
+    if environ.get(URLS_VARIABLE, "").strip():
+        return ""
+    if environ.get("GITHUB_ACTIONS") == "true" or environ.get("CI", "").lower() in ("true", "1"):
+        return (f"{URLS_VARIABLE} is empty: add a secret named {URLS_VARIABLE} to the CI job (GitHub: the "
+                "repository's Settings > Secrets and variables > Actions) holding the apprise URLs to notify")
+    return (f"{URLS_VARIABLE} is not set: set this environment variable on this machine to the apprise URLs to "
+            "notify (slack://..., msteams://..., mailtos://..., comma separated)")
+
+
 def send(urls: str, title: str, body: str, kind: str, attach: str = "") -> str:
     """Deliver to every URL in ``urls``; the problem in one line, "" when all took it. URLs are secrets: never shown."""
     notifier = apprise.Apprise()
-    if not urls.strip():
-        return f"{URLS_VARIABLE} is empty: set it (a CI secret) to the apprise URLs to notify"
     if not notifier.add(urls):
         return f"{URLS_VARIABLE} holds an entry that is not an apprise URL (syntax: github.com/caronc/apprise/wiki)"
     notify_type = apprise.NotifyType.SUCCESS if kind == RECOVERY else apprise.NotifyType.FAILURE
@@ -152,7 +161,8 @@ def handle(verdict: Verdict, target: Target, environ: Mapping[str, str], report:
     if not kind:
         state_file.put(target.name, after)
         return _quiet_reason(verdict, after, target.alerts), True
-    problem = send(environ.get(URLS_VARIABLE, ""), *message(kind, verdict, target, after, report), kind, attach)
+    problem = urls_missing(environ) or send(environ[URLS_VARIABLE], *message(kind, verdict, target, after, report),
+                                            kind, attach)
     if problem:  # keep "not yet told", so the next run tries again
         state_file.put(target.name, Streak(after.failures, before.alerted))
         return f"{kind} due but not sent: {problem}", False
@@ -195,7 +205,11 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     except TargetError as error:
         print(f"alerts: {error}", file=sys.stderr)
         return 2
-    outcome, ok = handle(verdict, target, environ, report_location(about, args.verdict_file, environ))
+    try:
+        outcome, ok = handle(verdict, target, environ, report_location(about, args.verdict_file, environ))
+    except OSError as error:
+        print(f"alerts: the alert state cannot be kept: {os_problem(error)} (alerts.state_file)", file=sys.stderr)
+        return 4
     print(f"{target.name}: {verdict.headline()}\nalerts: {outcome}")
     if environ.get("GITHUB_STEP_SUMMARY"):
         with open(environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as page:

@@ -16,6 +16,7 @@ CHECKLIST = {
     9: "Processes",
     10: "The walk",
     11: "TLS",
+    12: "Path on this host",
 }
 UNLISTED = 1000  # checks without a checklist number come after every line
 

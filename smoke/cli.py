@@ -4,7 +4,7 @@ usage: care2-predemo [--open] [--fallback ENV] [PYTEST ARGS...]
        care2-predemo watch [--every 5m] [--until HH:MM] [--runs N] [PYTEST ARGS...]   (watch --help)
        care2-predemo fix [--yes] [--dry-run] [PYTEST ARGS...]   (fix --help: the red lines' commands, with consent)
 
-Run it in the project folder. It runs `pytest -m predemo` with the arguments given (--env NAME,
+Run it from any folder. It runs `pytest -m predemo` with the arguments given (--env NAME,
 --env-file=PATH, -m "predemo and not browser", ...; all of pytest's: pytest --help).
 First it says, one line each, what this machine lacks for the run and how to get it;
 it ends with the verdict and the report's path.
@@ -28,6 +28,7 @@ import pytest
 
 from .arguments import BAD_INPUT, INTERRUPTED, NAME, NO_GO, SUBCOMMANDS, BadInput, Command, exit_code, parse
 from .browser import NoBrowser, find_chromium, playwright_chromium
+from .installed import pytest_args
 from .runs import run_checks
 from .target import Target, TargetError, load_target
 
@@ -84,7 +85,7 @@ def run_predemo(args: list[str]) -> int:
         print(f"{NAME}: interrupted while checking the fallback", file=sys.stderr)
         return INTERRUPTED
     run = RunOutcome()
-    code = exit_code(pytest.main(["-m", "predemo", *command.for_pytest(), *extra], plugins=[run]))
+    code = exit_code(pytest.main(["-m", "predemo", *pytest_args([*command.for_pytest(), *extra])], plugins=[run]))
     if command.open_report and run.page is not None and run.page.is_file():
         if not webbrowser.open(run.page.resolve().as_uri()):
             print(f"{NAME}: no default browser to open the report; open {run.page}", file=sys.stderr)
@@ -99,7 +100,8 @@ def check_fallback(command: Command, fallback: Target) -> Path:
     verdict_file = reports / "verdict.json"
     verdict_file.unlink(missing_ok=True)  # an old one must not pass for this run's
     environ = {**os.environ, "SMOKE_REPORTS_DIR": str(reports)}
-    run_checks(["-m", "predemo", *command.for_pytest(env=fallback.name), f"--reports-dir={reports}"], environ)
+    arguments = pytest_args([*command.for_pytest(env=fallback.name), f"--reports-dir={reports}"])
+    run_checks(["-m", "predemo", *arguments], environ)
     return verdict_file
 
 

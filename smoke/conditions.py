@@ -5,30 +5,49 @@ A check fails at its first broken condition, with a message a presenter can act 
     API health: expected X-Care2-Origin "backend", got "frontend"
       request: GET http://localhost:3001/health/live -> 200 in 4 ms
       fix: another program holds port 3001 ...
+      evidence: backend log (careconnect-backend-prod, 17:12:49): Error ... at src/routes/story.ts:39
+
+On the demo host, the lines after the fix are the host's evidence about the roles the check concerns
+(``concerns()``; smoke/evidence.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NoReturn
+from urllib.parse import urlsplit
 
 import pytest
 
+from .evidence import Evidence
 from .probes.findings import Finding
 from .probes.fixes import Fix, kept
 from .probes.http import Answer, Client, NoAnswer
-from .probes.pages import classify
+from .probes.pages import ErrorPage, classify
 
 
 class Check:
     """The conditions of one check, failing the test at the first that does not hold."""
 
-    def __init__(self, http: Client, welcome_title: str = ""):
+    def __init__(self, http: Client, welcome_title: str = "", evidence: Evidence | None = None,
+                 behind: Callable[[str], str] | None = None):
+        """``behind(url)``: where on this host the path to ``url`` breaks (the path check), told with an edge's or
+        proxy's error page; None where the app's host is not this one."""
         self.http = http
         self.welcome_title = welcome_title
+        self.evidence = evidence or Evidence()
+        self.roles: tuple[str, ...] = ()
+        self.behind = behind
         self.retried: list[str] = []
         self.warnings: list[str] = []
         self.fixes: list[Fix] = []  # the red lines' fixes that are data (fixes.kept), for `care2-predemo fix`
         self.result = ""
+        # what -> (seconds, budget or None): the check's main request, or the walk's steps (the history's chart)
+        self.timings: dict[str, tuple[float, float | None]] = {}
+
+    def concerns(self, *roles: str) -> None:
+        """The Care2 roles (frontend, backend, tunnel, proxy) whose evidence explains this check's red line."""
+        self.roles = roles
 
     def fail(self, what: str, answer: Answer | None = None, fix: str = "", summary: str = "") -> NoReturn:
         """Fail the check; ``summary``, a few words of the cause, goes into the verdict's line."""
@@ -42,20 +61,23 @@ class Check:
                 lines.append(f"  body: {answer.excerpt()}")
         if fix:
             lines.append(f"  fix: {fix}")
+        lines += [f"  evidence: {line}" for line in self.evidence.lines(self.roles)]
         pytest.fail("\n".join(lines), pytrace=False)
 
     def that(self, holds: bool, what: str, expected, seen, answer: Answer | None = None, fix: str = "") -> None:
         if not holds:
             self.fail(f"{what}: expected {expected}, got {seen}", answer, fix)
 
-    def get(self, url: str, what: str, fix: str, headers: dict[str, str] | None = None) -> Answer:
-        """GET ``url``; no answer at all, or an edge/proxy error page, fails the check."""
-        return self._asked(lambda: self.http.get(url, headers=headers), what, fix)
+    def get(self, url: str, what: str, fix: str, headers: dict[str, str] | None = None,
+            budget: float | None = None) -> Answer:
+        """GET ``url``; no answer at all, or an edge/proxy error page, fails the check. A ``budget`` (seconds)
+        makes this the check's main request, the one whose time the run history keeps (else its first)."""
+        return self._asked(lambda: self.http.get(url, headers=headers), what, fix, budget)
 
     def request(self, method: str, url: str, what: str, fix: str, **kwargs) -> Answer:
         return self._asked(lambda: self.http.request(method, url, **kwargs), what, fix)
 
-    def _asked(self, ask, what: str, fix: str) -> Answer:
+    def _asked(self, ask, what: str, fix: str, budget: float | None = None) -> Answer:
         try:
             answer = ask()
         except NoAnswer as failure:
@@ -64,12 +86,29 @@ class Check:
             unanswered = None
         if unanswered is not None:  # failing outside the except keeps the message free of a chained traceback
             self.fail(f"{what}: no answer: {unanswered}", fix=fix)
+        if budget is not None or not self.timings:
+            self.timings = {f"{answer.method} {urlsplit(answer.url).path}": (round(answer.seconds, 3), budget)}
         if answer.attempts > 1:
             self.retried.append(f"{answer.method} {answer.url} answered on attempt {answer.attempts}")
+        self.whole(answer, what)
         error_page = classify(answer, self.welcome_title)
         if error_page is not None:
-            self.fail(f"{what}: got an error page: {error_page.describe()}", answer, error_page.fix)
+            self.fail(f"{what}: got an error page: {self.error_page(error_page, answer.url)}", answer, error_page.fix)
         return answer
+
+    def whole(self, answer: Answer, what: str) -> None:
+        """Fail when ``answer``'s body never ended (cut at the run's caps): nothing in it can be judged."""
+        if answer.unfinished:
+            where = urlsplit(answer.url).netloc
+            self.fail(answer.endless(what), answer,
+                      f"find what sends it without end: the app that serves {where} (its log; restart it), or a "
+                      "proxy or tunnel in front of it (ask the app's own port to tell which); if a real answer is "
+                      "that large or slow, raise budgets.body_mb or budgets.page in the environments file")
+
+    def error_page(self, page: ErrorPage, url: str) -> str:
+        """The error page described; for an edge's or proxy's, where on this host the path to ``url`` breaks."""
+        where = self.behind(url) if self.behind is not None and page.on_the_way else ""
+        return page.describe() + (f"; {where}" if where else "")
 
     def weigh(self, title: str, findings: list[Finding]) -> list[str]:
         """Warn of the warnings; fail with every failure among ``findings``, each with its fix; return the notes.

@@ -32,6 +32,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .arguments import INTERRUPTED, Command, exit_code
+from .installed import pytest_args
 from .probes.fixes import Fix, Step
 from .runs import run_checks
 from .target import Target
@@ -158,7 +159,7 @@ class Session:
         before = verdict_file.stat().st_mtime_ns if verdict_file.is_file() else None
         self.say("running the pre-demo checks ...")
         environ = {**os.environ, "SMOKE_REPORTS_DIR": str(self.reports)}
-        self.code = exit_code(run_checks(["-m", "predemo", *self.command.for_pytest()], environ))
+        self.code = exit_code(run_checks(["-m", "predemo", *pytest_args(self.command.for_pytest())], environ))
         try:
             if not verdict_file.is_file() or verdict_file.stat().st_mtime_ns == before:
                 raise OSError("not written")

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .target import Target
     from .verdict import Verdict
 
@@ -22,3 +24,6 @@ FIXES_KEY = pytest.StashKey[list]()  # the fixes of a red check that a command (
 # at the end when a check failed. The report passes it to verdict.decide(): COULD NOT CHECK, no alert.
 RUNNER_PROBLEM_KEY = pytest.StashKey[str]()
 VERDICT_KEY: pytest.StashKey[Verdict] = pytest.StashKey()  # the run's verdict, from pytest_sessionfinish on
+# The demo host's facts for a NO-GO's incident bundle (file name -> text), gathered when called; smoke.plugin sets
+# it where host checks apply, the report writes the bundle.
+INCIDENT_KEY: pytest.StashKey[Callable[[], dict[str, str]]] = pytest.StashKey()

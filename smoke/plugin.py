@@ -6,10 +6,12 @@ Every knob is a fixture a project can override by name in its conftest.py: ``tar
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import shutil
 import tempfile
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,13 +21,18 @@ from _pytest.mark.expression import Expression  # what -m uses; pytest is pinned
 
 from .browser import NoBrowser, find_chromium
 from .conditions import Check
-from .keys import FIXES_KEY, HTTP_OBSERVERS_KEY, RUNNER_PROBLEM_KEY, SCREENSHOTS_KEY, TARGET_KEY
+from .evidence import Evidence
+from .folders import writable
+from .keys import FIXES_KEY, HTTP_OBSERVERS_KEY, INCIDENT_KEY, RUNNER_PROBLEM_KEY, SCREENSHOTS_KEY, TARGET_KEY
 from .probes.http import Client
 from .probes.runner import runner_problem
 from .probes.tls import trust
+from .redact import Redactor
 from .target import Target, TargetError, load_target
+from .text import os_problem
 
 if TYPE_CHECKING:
+    from .probes.logs import HostLogs, Source
     from .probes.pm2 import Jlist, PM2Error
 
 # The presenter's report (verdict, checklist, HTML/JUnit/verdict files): smoke/report/, registered here.
@@ -45,7 +52,10 @@ WALK_MARKS = {"predemo", "browser"}  # smoke/checks/test_walk.py's
 PLAYWRIGHT_PLUGIN = "pytest_playwright.pytest_playwright"
 SCRATCH_KEY = pytest.StashKey[str]()  # pytest-playwright's output folder when the user named none
 PM2_LIST_KEY = pytest.StashKey[Future]()  # `pm2 jlist`, started as the run starts (Node's start is slow)
-FAKE_MICROPHONE = Path(__file__).parent.parent / "fixtures" / "audio" / "story.wav"
+LOG_MARKS_KEY = pytest.StashKey[Future]()  # the Care2 logs and their sizes as the run starts, read after PM2's list
+HOST_LOGS_KEY = pytest.StashKey["HostLogs"]()  # those logs, read when first asked
+RUN_STARTED_KEY = pytest.StashKey[float]()
+FAKE_MICROPHONE = Path(__file__).with_name("audio") / "story.wav"  # package data: installed with the suite
 # Without these Chromium phones home at start (updates, sync, safe browsing): noise, and refused offline.
 QUIET_CHROMIUM = ["--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--no-first-run", "--disable-default-apps"]
@@ -113,12 +123,15 @@ def pytest_configure(config: pytest.Config) -> None:
         # separate "--env-file /elsewhere/x.toml" moves the root away from this project.
         raise pytest.UsageError(
             f"pytest found no project settings (root {config.rootpath}): run from the project folder "
-            "and write --env-file=PATH as one word (or set SMOKE_ENV_FILE)"
+            "and write --env-file=PATH as one word (or set SMOKE_ENV_FILE), or run care2-predemo from any folder"
         )
     try:
         config.stash[TARGET_KEY] = load_target(config.getoption("env"), config.getoption("env_file"))
     except TargetError as error:
         raise pytest.UsageError(str(error)) from None
+    config.stash[RUN_STARTED_KEY] = time.time()
+    if config.stash[TARGET_KEY].host_checks:
+        config.stash[INCIDENT_KEY] = lambda: _incident_facts(config)
     _keep_walk_traces(config)
     # What is loaded by now (pytest, pydantic, httpx, Jinja2...) lives as long as the run: the garbage
     # collector skips it from here on, so that its full collections during the run stay quick.
@@ -133,8 +146,16 @@ def _keep_walk_traces(config: pytest.Config) -> None:
     """
     if config.getoption("tracing", None) == "off":
         config.option.tracing = "retain-on-failure"
-    if config.getoption("output", None) == "test-results":
-        config.option.output = config.stash[SCRATCH_KEY] = tempfile.mkdtemp(prefix="care2-playwright-")
+    output = config.getoption("output", None)
+    if output not in (None, "test-results"):  # the user's own folder
+        writable(Path(config.invocation_params.dir, output), "the walk's folder for traces and screenshots (--output)",
+                 "give another with --output")
+    elif output == "test-results":
+        try:
+            config.option.output = config.stash[SCRATCH_KEY] = tempfile.mkdtemp(prefix="care2-playwright-")
+        except OSError as error:
+            raise pytest.UsageError(f"no temporary folder for the walk's traces and screenshots: {os_problem(error)} "
+                                    "(set TMPDIR, or TEMP on Windows, to a writable folder)") from None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -155,8 +176,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     session.config.stash[RUNNER_PROBLEM_KEY] = runner_problem(target)
     if target.host_checks and target.pm2.apps and any(item.get_closest_marker("host") for item in session.items):
         reader = ThreadPoolExecutor(max_workers=1)
-        session.config.stash[PM2_LIST_KEY] = reader.submit(_pm2_list, target)
-        reader.shutdown(wait=False)  # the read goes on; the pm2_list fixture waits for it
+        listing = session.config.stash[PM2_LIST_KEY] = reader.submit(_pm2_list, target)
+        # what the logs hold by now is older than this run: a red line quotes what comes after
+        session.config.stash[LOG_MARKS_KEY] = reader.submit(_log_marks, target, listing)
+        reader.shutdown(wait=False)  # the reads go on; the pm2_list fixture waits for them
 
 
 def _pm2_list(target: Target) -> Jlist | PM2Error:
@@ -166,6 +189,43 @@ def _pm2_list(target: Target) -> Jlist | PM2Error:
         return read_jlist(target.pm2.command, target.pm2.timeout)
     except PM2Error as error:
         return error
+
+
+def _log_sources(target: Target, listing: Jlist | PM2Error | None) -> list[Source]:
+    from .probes import logs, pm2, tunnel
+
+    return logs.sources(target, pm2.apps_of(listing), tunnel.care2_tunnels(target.tunnel.name))
+
+
+def _log_marks(target: Target, listing: Future) -> tuple[list[Source], dict]:
+    from .probes import logs
+
+    found = _log_sources(target, listing.result())
+    return found, logs.mark(source.path for source in found)
+
+
+def read_host_logs(config: pytest.Config) -> HostLogs:
+    """The Care2 apps' logs for this run (host checks only), located and read once, when first asked."""
+    if HOST_LOGS_KEY not in config.stash:
+        from .probes.logs import HostLogs
+
+        target = config.stash[TARGET_KEY]
+        started = config.stash.get(LOG_MARKS_KEY, None)
+        if started is not None:
+            found, marks = started.result()
+        else:  # no host check in this run: the logs are placed in it by their times
+            found, marks = _log_sources(target, _pm2_list(target) if target.pm2.apps else None), None
+        config.stash[HOST_LOGS_KEY] = HostLogs(found, marks, config.stash[RUN_STARTED_KEY], Redactor(target.secrets))
+    return config.stash[HOST_LOGS_KEY]
+
+
+def _incident_facts(config: pytest.Config) -> dict[str, str]:
+    from .probes import incident
+
+    target = config.stash[TARGET_KEY]
+    started = config.stash.get(PM2_LIST_KEY, None)
+    listing = started.result() if started is not None else _pm2_list(target) if target.pm2.apps else None
+    return incident.gather(target, listing, read_host_logs(config))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -213,8 +273,7 @@ def target(pytestconfig: pytest.Config) -> Target:
 @pytest.fixture(scope="session")
 def http(target: Target, pytestconfig: pytest.Config):
     """One HTTP client for the run, with the target's time budgets, trusted CAs and the test header."""
-    client = Client(target.budgets.connect, target.budgets.read, target.budgets.retry_delay,
-                    verify=trust(target.tls.ca_file))
+    client = Client.with_budgets(target.budgets, verify=trust(target.tls.ca_file))
     client.observers.extend(pytestconfig.stash.get(HTTP_OBSERVERS_KEY, []))
     paths = target.paths
     client.prefetch([target.site("/"), target.site(paths.story_page), target.site(paths.rewrite_probe),
@@ -233,10 +292,45 @@ def pm2_list(target: Target, pytestconfig: pytest.Config) -> Jlist | PM2Error | 
     return started.result() if started is not None else _pm2_list(target)
 
 
+@pytest.fixture(scope="session")
+def host_logs(pytestconfig: pytest.Config) -> HostLogs:
+    """The Care2 apps' logs on this host (for the host checks' signs), read once."""
+    return read_host_logs(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def evidence(target: Target, pytestconfig: pytest.Config) -> Evidence:
+    """What explains a red line on the demo host, per role: providers (role) -> lines, asked only when a check
+    fails. Another kind of evidence is one more provider in this list."""
+    if not target.host_checks:
+        return Evidence()
+    return Evidence([lambda role: read_host_logs(pytestconfig).evidence(role)])
+
+
+@pytest.fixture(scope="session")
+def local_path(target: Target, http: Client):
+    """The path on this host (smoke/probes/path), walked once when first asked: a callable giving (walked, notes)."""
+
+    @functools.cache
+    def walked():
+        from .probes import path  # psutil and the rest: only for a run with host checks
+
+        return path.walk_all(target, http)
+
+    return walked
+
+
 @pytest.fixture
-def check(http: Client, target: Target, request: pytest.FixtureRequest) -> Check:
-    """The conditions of the running check; its result line goes to the report."""
-    current = Check(http, target.expect.backend_welcome_title)
+def check(http: Client, target: Target, evidence: Evidence, request: pytest.FixtureRequest, local_path) -> Check:
+    """The conditions of the running check; its result line goes to the report. On the host that runs the app, an
+    edge's or proxy's error page is told where on this host the path breaks."""
+
+    def behind(url: str) -> str:
+        from .probes import path
+
+        return path.behind(target, local_path()[0], url)
+
+    current = Check(http, target.expect.backend_welcome_title, evidence, behind if target.host_checks else None)
     yield current
     if current.result:
         request.node.user_properties.append(("result", current.result))
@@ -245,6 +339,8 @@ def check(http: Client, target: Target, request: pytest.FixtureRequest) -> Check
     for line in current.warnings:
         request.node.user_properties.append(("warning", line))
     request.node.stash[FIXES_KEY] = current.fixes
+    if current.timings:
+        request.node.user_properties.append(("timings", current.timings))
 
 
 class WalkBrowser:

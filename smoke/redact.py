@@ -10,6 +10,8 @@ credentials, ``password=``/``token:``-style pairs, JWTs and the password in ``sc
 'login [redacted] with Authorization: [redacted]'
 >>> redactor.text("postgres://care2:pw@localhost/db")
 'postgres://care2:[redacted]@localhost/db'
+>>> redactor.text("cloudflared tunnel run --token eyJhIjoiYWJjIn0=")
+'cloudflared tunnel run --token [redacted]'
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ _BEARER = re.compile(r"(?i)\b(bearer)\s+([\w.~+/=-]{8,})")
 _BASIC = re.compile(r"\b(Basic)\s+((?=[A-Za-z0-9+/]*[0-9+/=])[A-Za-z0-9+/]{8,}={0,2})")  # base64, not prose
 _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)([^/\s@]+)@")
 _JWT = re.compile(r"\beyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]{4,}")
+# a command line's secret flag and its value as the next word: `cloudflared tunnel run --token eyJhIjoi...`
+_FLAG = re.compile(r"(?i)(--?[\w-]*(?:token|secret|password|passwd|api-?key)\s+)(?!-)(\S+)")
 
 
 class Redactor:
@@ -70,6 +74,7 @@ class Redactor:
             text = named.sub(lambda found: found.group(1) + found.group(2) + MASK, text)
         for credentials in (_BEARER, _BASIC):
             text = credentials.sub(rf"\1 {MASK}", text)
+        text = _FLAG.sub(rf"\1{MASK}", text)
         return _JWT.sub(MASK, text)
 
     def scrub(self, value, _seen: set[int] | None = None):

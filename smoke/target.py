@@ -42,6 +42,13 @@ class Ports(_Section):
     failover_span: Annotated[int, Field(ge=0, le=50)] = 5
 
 
+class Hostnames(_Section):
+    """The public host names visitors use: the tunnel's ingress and the proxy route by them (the Host header)."""
+
+    site: str
+    api: str
+
+
 class Paths(_Section):
     site_health: str
     api_live: str
@@ -65,6 +72,7 @@ class Budgets(_Section):
     connect: Seconds
     read: Seconds
     page: Seconds
+    body_mb: Annotated[float, Field(gt=0)]
     health: Seconds
     papi: Seconds
     retry_delay: Annotated[float, Field(ge=0)]
@@ -149,6 +157,7 @@ class Target(_Section):
     secrets: list[str]
     chromium_args: list[str]
     ports: Ports
+    hostnames: Hostnames
     paths: Paths
     expect: Expect
     budgets: Budgets

@@ -32,3 +32,9 @@ def clip(text: str, limit: int) -> str:
 def one_line(text: str, limit: int = 160) -> str:
     """``text`` with its whitespace runs (newlines too) made single spaces, then clipped."""
     return clip(" ".join(text.split()), limit)
+
+
+def os_problem(error: OSError) -> str:
+    """An OSError as one line: the path, then the problem (``/x/reports: Permission denied``)."""
+    where = f"{error.filename}: " if error.filename else ""
+    return f"{where}{error.strerror or error}"

@@ -39,6 +39,8 @@ class Outcome:
     step: int = 0  # its line number in the checklist; 0 = not on the checklist
     name: str = ""  # the checklist line's short name ("API health")
     fixes: list[dict] = field(default_factory=list)  # a red one's fixes a command can do (probes.fixes.Fix.data)
+    # what -> (seconds, budget or None): its main request's time, or the walk's steps (the run history keeps them)
+    timings: dict[str, tuple[float, float | None]] = field(default_factory=dict)
 
     @property
     def red(self) -> bool:

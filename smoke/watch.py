@@ -3,8 +3,9 @@
 usage: care2-predemo watch [--every 5m] [--walk-every 15m] [--until HH:MM] [--runs N] [PYTEST ARGS...]
 
 Cheap between, thorough on schedule: the HTTP and host checks every --every, the browser walk too every
---walk-every. A run never overlaps the next. Every run appends to reports/history.jsonl; reports/latest.html
-reloads itself and counts down to --until, for a second screen. People are alerted on a change only
+--walk-every. A run never overlaps the next. Every run appends to reports/history.jsonl, which the watch
+renders as reports/history.html; reports/latest.html reloads itself, counts down to --until and links to
+the history, for a second screen. People are alerted on a change only
 (GO to NO-GO and back: SMOKE_ALERT_URLS, the same state file as the CI alerts), with the report attached
 where the service takes attachments. One line per run; Ctrl-C ends the current run and the watch.
 
@@ -27,9 +28,11 @@ from pathlib import Path
 
 from . import alerts
 from .arguments import BAD_INPUT, INTERRUPTED, Command, exit_code
-from .history import WATCH_EVERY, WATCH_UNTIL
+from .history import FILE_NAME, PAGE_NAME, WATCH_EVERY, WATCH_UNTIL, write_page
+from .installed import pytest_args
 from .runs import run_checks
 from .target import Target
+from .text import os_problem
 from .verdict import from_json
 
 
@@ -47,9 +50,11 @@ class Watch:
         self.user_marks = plan.marks is not None
         # alerts on a change: the first NO-GO is one, the first GO after it the other
         self.alerting = target.model_copy(update={"alerts": target.alerts.model_copy(update={"after_failures": 1})})
+        self.alerts_off = alerts.urls_missing(os.environ)  # said once, after the first run, not after every NO-GO
 
     def run(self) -> int:
         number, code, last_walk = 0, 0, None
+        self.history_page()  # there before the first run, so that its report links to it
         while True:
             number += 1
             started = time.monotonic()
@@ -90,7 +95,7 @@ class Watch:
         environ = {**os.environ, WATCH_EVERY: str(self.plan.every), "SMOKE_REPORTS_DIR": str(self.reports)}
         if self.plan.until is not None:
             environ[WATCH_UNTIL] = self.plan.until.isoformat(timespec="seconds")
-        return run_checks(self.plan.for_pytest(marks), environ)
+        return run_checks(pytest_args(self.plan.for_pytest(marks)), environ)
 
     def tell(self, number: int, walked: bool) -> None:
         """One line for the run; an alert when the verdict changed."""
@@ -103,9 +108,22 @@ class Watch:
             return
         walk = "" if self.user_marks else " (with the walk)" if walked else " (without the walk)"
         print(f"{_now()} run {number}{walk}: {verdict.headline()}", flush=True)
-        said, _ = alerts.handle(verdict, self.alerting, os.environ, report, attach=report)
-        if not said.startswith("none"):
-            print(f"{_now()} alert: {said}", flush=True)
+        if self.alerts_off:
+            if number == 1:  # once, after the first run: arguments pytest refuses stay one line
+                print(f"{_now()} alerts off (nobody is told when the verdict changes): {self.alerts_off}; then "
+                      "start the watch again", flush=True)
+        else:
+            try:
+                said = alerts.handle(verdict, self.alerting, os.environ, report, attach=report)[0]
+            except OSError as error:
+                said = f"not sent: the alert state cannot be kept: {os_problem(error)} (alerts.state_file)"
+            if not said.startswith("none"):
+                print(f"{_now()} alert: {said}", flush=True)
+        self.history_page()
+
+    def history_page(self) -> None:
+        """reports/history.html: every run so far (uptime, response times, incidents); the live page links to it."""
+        write_page(self.reports / FILE_NAME, self.reports / PAGE_NAME)
 
 
 def _now() -> str:

@@ -17,6 +17,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from smoke.browser import NoBrowser, find_chromium
 from smoke.verdict import Verdict, from_json
 
 
@@ -97,7 +98,51 @@ def serving(routes: dict[str, tuple[int, dict[str, str], str | bytes]], host: st
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The Chromium the walk would drive (a test that needs one is skipped on a machine without)."""
+    try:
+        return str(find_chromium())
+    except NoBrowser as error:
+        pytest.skip(str(error))
+
+
+@contextlib.contextmanager
+def launched(chromium: str):
+    """That Chromium under Playwright, headless, able to reach loopback only."""
+    from playwright.sync_api import sync_playwright
+
+    from fixtures.stage import CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def chromium_browser(chromium):
+    """The walk's Chromium for a test's own page; ``.version`` for the messages of tests whose outcome may depend
+    on the browser's version."""
+    with launched(chromium) as browser:
+        yield browser
+
+
+@pytest.fixture(scope="session")
+def chromium_version(chromium) -> str:
+    """The walk's Chromium's version (a run of the suite launches its own), for the messages of tests whose
+    outcome may depend on it: "Chromium 156.0.8078.129"."""
+    with launched(chromium) as browser:
+        return f"Chromium {browser.version}"
+
+
 ROOT = Path(__file__).parent.parent
+# The evidence line the walk's 500 brings on the demo host: the backend's error, and the story route's own line
+STORY_ERROR_EVIDENCE = re.compile(
+    r"backend log \(careconnect-backend-prod, \d\d:\d\d:\d\d\): Error creating story ticket: TypeError: Cannot "
+    r"read properties of undefined \(reading 'create'\) at src/routes/story\.ts:39$", re.MULTILINE)
 # A run that has not ended by then hangs: a few times the slowest run's target (30 s, every port hung). How
 # fast runs really are is tools/benchmark.py's to measure, not a test's: a slow machine must not fail CI.
 HANG_GUARD = 120

@@ -65,7 +65,7 @@ class Runs:
             f'state_file = "{(tmp_path / "state" / "alerts.json").as_posix()}"\n'
         )
         self.summary = tmp_path / "summary.md"
-        self.environ = {"SMOKE_ALERT_URLS": urls, "GITHUB_STEP_SUMMARY": str(self.summary),
+        self.environ = {"SMOKE_ALERT_URLS": urls, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(self.summary),
                         "GITHUB_SERVER_URL": "https://github.example", "GITHUB_REPOSITORY": "care2/smoke",
                         "GITHUB_RUN_ID": "42"}
         self.verdict_file = tmp_path / "reports" / "verdict.json"
@@ -159,7 +159,7 @@ def test_an_alert_that_cannot_be_delivered_is_tried_again_next_run(recorder, tmp
     assert len(posted(recorder)) == 1 and runs.state() == {"failures": 2, "alerted": True}
 
 
-@pytest.mark.parametrize(("urls", "problem"), [("", "SMOKE_ALERT_URLS is empty"),
+@pytest.mark.parametrize(("urls", "problem"), [("", "SMOKE_ALERT_URLS is empty: add a secret named SMOKE_ALERT_URLS"),
                                                 ("nonsense", "not an apprise URL")])
 def test_alert_due_without_usable_urls_fails_and_names_the_variable(tmp_path, capsys, urls, problem):
     runs = Runs(tmp_path, urls, after_failures=1)
@@ -167,6 +167,18 @@ def test_alert_due_without_usable_urls_fails_and_names_the_variable(tmp_path, ca
     out = capsys.readouterr().out
     assert problem in out
     assert runs.state() == {"failures": 1, "alerted": False}
+
+
+@pytest.mark.parametrize(("environ", "words"), [
+    ({}, "SMOKE_ALERT_URLS is not set: set this environment variable on this machine"),
+    ({"SMOKE_ALERT_URLS": " "}, "SMOKE_ALERT_URLS is not set: set this environment variable on this machine"),
+    ({"CI": "true"}, "SMOKE_ALERT_URLS is empty: add a secret named SMOKE_ALERT_URLS to the CI job"),
+    ({"GITHUB_ACTIONS": "true", "SMOKE_ALERT_URLS": ""}, "SMOKE_ALERT_URLS is empty: add a secret"),
+    ({"SMOKE_ALERT_URLS": "json://127.0.0.1:9/hook"}, ""),
+])
+def test_missing_urls_are_named_in_the_words_of_where_it_runs(environ, words):
+    said = alerts.urls_missing(environ)
+    assert said.startswith(words) and bool(said) == bool(words), said
 
 
 def test_a_verdict_about_another_environment_is_refused(tmp_path, capsys):

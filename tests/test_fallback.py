@@ -32,7 +32,7 @@ def test_production_no_go_while_the_local_fallback_is_go(tmp_path, run_command):
     assert (run.code, run.verdict["state"]) == (1, "NO-GO"), run.output
     assert run.verdict["fallback"]["where"] == local and run.verdict["fallback"]["state"].startswith("GO")
     said = lines(run.stdout)
-    assert said[-2].startswith("NO-GO: failed: Site reachable") and "(4 failed" in said[-2]
+    assert said[-2].startswith("NO-GO: failed: Site reachable") and "(5 failed" in said[-2]
     assert said[-2].endswith(f". Fallback {local}: {run.verdict['fallback']['state']} — present from there")
     page = Path(run.verdict["about"]["report"]).read_text(encoding="utf-8")
     assert f"Fallback {local}: {run.verdict['fallback']['state']} — present from there." in page

@@ -8,6 +8,7 @@ processes, tunnel) together: a fault must turn its checks red and leave every ot
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import time
@@ -16,11 +17,12 @@ from dataclasses import dataclass
 import pytest
 
 from fixtures.stage import FAULTS, Stage
+from fixtures.stage import caddy as stage_caddy
 from fixtures.stage import pm2 as stage_pm2
 
 HTTP_CHECKS = {"site_reachable", "tell_your_story_page", "api_health", "database", "frontend_to_backend",
                "no_error_pages"}
-HOST_CHECKS = {"tunnel_stable", "port_drift", "dual_stack", "processes"}
+HOST_CHECKS = {"tunnel_stable", "port_drift", "dual_stack", "processes", "local_path"}
 CHECKS = HTTP_CHECKS | HOST_CHECKS
 SITE_VIA_EDGE = {"site_reachable", "tell_your_story_page", "frontend_to_backend", "no_error_pages"}
 # PM2 counts a restart unstable when its run lasted under PM2's min_uptime (1 s): on a loaded machine one may not
@@ -37,64 +39,95 @@ class Case:
     red: frozenset[str]
     # check -> what its message must contain: text with {fields} of the running stage (see facts()), or a pattern
     says: dict[str, tuple[str | re.Pattern, ...]]
+    # what the run's warnings from the host's logs (LOG_SIGNS) must contain; () none at all; None: not judged
+    warns: tuple[str, ...] | None = None
 
 
-def case(fault, view, red=(), says=None) -> Case:
-    return Case(fault, view, frozenset(red), says or {})
+def case(fault, view, red=(), says=None, warns=None) -> Case:
+    return Case(fault, view, frozenset(red), says or {}, warns)
+
+
+# the warnings that come from the logs (smoke/probes/logs.py signs); others (a parallel test's tunnel) may come too
+LOG_SIGNS = ("'s log shows", "'s log says", " crashed ", "max_memory_restart")
+# cloudflared's words for an origin it could not reach (its proxy/proxy.go), as its log (logfile:) keeps them
+ORIGIN_ERROR = ('evidence: tunnel log (cloudflared PID {pid_cloudflared}, ', ' error="Unable to reach the origin '
+                'service. The service may be down or it may not be responding to traffic from cloudflared: dial tcp ')
 
 
 CASES = [
-    case(None, "local"),
-    case(None, "production"),
+    case(None, "local", warns=()),  # healthy: no warning from the logs
+    case(None, "production", warns=()),
     # A down app is missing from PM2's list (it is in the ecosystem file) and from its port: Ports and Processes.
+    # Caddy's health check has found it down: Caddy answers 503 for its host name (the path check).
     case("frontend-down", "local", {"site_reachable", "tell_your_story_page", "frontend_to_backend", "port_drift",
-                                    "processes"},
+                                    "processes", "local_path"},
          {"site_reachable": ("connection refused", "{fe}"),
           "port_drift": ("frontend: nothing listens on port {fe}", "pm2 start {eco} --only careconnect-frontend-prod"),
-          "processes": ("careconnect-frontend-prod (frontend) is not in PM2's list",)}),
-    case("frontend-down", "production", SITE_VIA_EDGE | {"port_drift", "processes"},
-         {"no_error_pages": ("Cloudflare error 502", "cf-ray")}),
-    case("backend-down", "local", {"api_health", "database", "frontend_to_backend", "port_drift", "processes"},
+          "processes": ("careconnect-frontend-prod (frontend) is not in PM2's list",),
+          "local_path": ("Caddy on 127.0.0.1:{proxy} (ports.proxy) answers 503 for care2connects.org: its upstream "
+                         "127.0.0.1:{fe} (ports.frontend) refuses: nothing listens there",
+                         "pm2 restart careconnect-frontend-prod")}),
+    # Through the edge: Caddy's own 503 (Cloudflare passes an origin's error on), and the hop behind it.
+    case("frontend-down", "production", SITE_VIA_EDGE | {"port_drift", "processes", "local_path"},
+         {"no_error_pages": ("a proxy answered 503", "on this host, Caddy on 127.0.0.1:{proxy} (ports.proxy) answers "
+                             "503 for care2connects.org: its upstream 127.0.0.1:{fe} (ports.frontend) refuses")}),
+    case("backend-down", "local", {"api_health", "database", "frontend_to_backend", "port_drift", "processes",
+                                   "local_path"},
          {"api_health": ("connection refused", "http://localhost:{be}", "port {be}"),
           "frontend_to_backend": ("the backend does not answer at http://localhost:{be}, so the rewrite cannot "
                                   "reach it: start the backend",),
           "port_drift": ("backend: nothing listens on port {be}",),
           "processes": ("careconnect-backend-prod (backend) is not in PM2's list",
-                        "pm2 start {eco} --only careconnect-backend-prod")}),
+                        "pm2 start {eco} --only careconnect-backend-prod"),
+          "local_path": ("answers 503 for api.care2connects.org: its upstream 127.0.0.1:{be} (ports.backend) "
+                         "refuses",)}),
     case("db-down", "local", {"database"}, {"database": ("services.db.ok is false",)}),
     case("db-degraded-200", "local", {"database"}, {"database": ("answered 200", "hides a database failure")}),
     # The backend alive, its database query waiting forever: the database is to blame, not the backend's port.
     case("db-hang", "local", {"database"},
          {"database": ("timed out", "fix: the backend cannot reach its database", "PostgreSQL is running")}),
+    # Every hop on this host answers: the production line says the fault lies beyond it.
     case("tunnel-down", "production", HTTP_CHECKS | {"tunnel_stable"},
-         {"no_error_pages": ("Cloudflare error 1033", "HTTP 530", "cf-ray", "cloudflared"),
+         {"no_error_pages": ("Cloudflare error 1033", "HTTP 530", "cf-ray", "cloudflared",
+                             "on this host every hop for care2connects.org answers",
+                             "between Cloudflare and this host"),
           "tunnel_stable": ("cloudflared PID {pid_cloudflared}", "/ready answered 503, readyConnections=0")}),
     # The ingress names a port no service is configured on: the configs disagree (Ports), besides the 502.
-    case("origin-refused", "production", SITE_VIA_EDGE | {"port_drift"},
-         {"site_reachable": ("Cloudflare error 502", "Bad gateway", "failing hop: Host"),
+    case("origin-refused", "production", SITE_VIA_EDGE | {"port_drift", "local_path"},
+         {"site_reachable": ("Cloudflare error 502", "Bad gateway", "failing hop: Host", *ORIGIN_ERROR,
+                             "127.0.0.1:{dead}: connect: connection refused",
+                             "on this host, care2connects.org: the tunnel ingress ({config}) dials"),
+          "local_path": (":{dead}, and the service there refuses: nothing listens there",),
           "port_drift": ("cloudflared ingress {config}", "care2connects.org -> http://localhost:{dead}")}),
-    case("ipv6-only-dial", "production", SITE_VIA_EDGE | {"dual_stack"},
+    case("ipv6-only-dial", "production", SITE_VIA_EDGE | {"dual_stack", "local_path"},
          {"dual_stack": ("[::1]:{fe} connection refused while 127.0.0.1:{fe} accepts",
                          "the tunnel cannot reach it, so visitors get 502, then 1033",
-                         "use http://127.0.0.1:{fe} in the tunnel ingress ({config})")}),
-    # Straight to the frontend nothing dials [::1]: only the dual-stack check sees the tunnel's ingress.
-    case("ipv6-only-dial", "local", {"dual_stack"},
-         {"dual_stack": ("refused while 127.0.0.1:{fe} accepts",)}),
-    case("port-drift", "local", {"port_drift", "api_health", "database", "frontend_to_backend"},
+                         "use http://127.0.0.1:{fe} in the tunnel ingress ({config})"),
+          "site_reachable": (*ORIGIN_ERROR, "[::1]:{fe}: connect: connection refused")},
+         ("cloudflared's log shows", "[::1]:{fe}", "use http://127.0.0.1:PORT in the ingress")),
+    # Straight to the frontend nothing dials [::1]: only the host checks see the tunnel's ingress.
+    case("ipv6-only-dial", "local", {"dual_stack", "local_path"},
+         {"dual_stack": ("refused while 127.0.0.1:{fe} accepts",),
+          "local_path": ("care2connects.org: the tunnel ingress ({config}) dials [::1]:{fe} (ports.frontend), and the "
+                         "frontend there refuses",)}),
+    case("port-drift", "local", {"port_drift", "api_health", "database", "frontend_to_backend", "local_path"},
          {"port_drift": ("backend: configured port {be}, but nothing listens there",
                          "the backend listens on port {be_listen} instead", "PID {pid_backend_server} (",
                          "fixtures.stage.backend --port {be} --listen-port {be_listen}",
                          "PM2 app careconnect-backend-prod"),
           "api_health": ("connection refused", "port {be}")}),
-    case("rogue-on-backend-port", "local", {"api_health", "database", "frontend_to_backend", "port_drift"},
+    case("rogue-on-backend-port", "local", {"api_health", "database", "frontend_to_backend", "port_drift",
+                                            "local_path"},
          {"api_health": ("X-Care2-Origin", '"backend"', "'frontend'", "port {be}"),
           "port_drift": ("backend: port {be} is held by PID {pid_rogue} (", "squatter.py rogue {be})",
                          'X-Care2-Origin: "frontend"', "which is not the backend",
-                         "the backend listens on port {be_listen}", "kill {pid_rogue}")}),
-    # The stage's site URL is on loopback, so the host checks cannot tell the ingress routes the site's public
-    # name to the backend; the HTTP checks see it.
-    case("backend-welcome-on-site", "production", SITE_VIA_EDGE,
-         {"site_reachable": ("CareConnect System - Welcome", "routed to the backend")}),
+                         "the backend listens on port {be_listen}", "kill {pid_rogue}"),
+          "local_path": ("api.care2connects.org reaches the frontend, not the backend",)}),
+    # The path check asks the ingress's service with the site's public name: it reaches the backend.
+    case("backend-welcome-on-site", "production", SITE_VIA_EDGE | {"local_path"},
+         {"site_reachable": ("CareConnect System - Welcome", "routed to the backend"),
+          "local_path": ("care2connects.org reaches the backend, not the frontend",
+                         "the tunnel ingress ({config}) -> the backend on 127.0.0.1:{be} (ports.backend)")}),
     case("static-404-html", "local", {"site_reachable", "tell_your_story_page"},
          {"site_reachable": ("/_next/static/", "404", "text/html")}),
     # The first script and the stylesheet load; the page's own chunk, later in the page, does not.
@@ -110,9 +143,20 @@ CASES = [
     case("mic-blocked", "local"),
     case("story-start-500", "local"),
     case("processing-stuck", "local"),
-    case("slow-health", "local", {"api_health"}, {"api_health": ("timed out after", "budget 2 s")}),
+    # Caddy's health check of /health/live times out (5 s) too: it drops the backend, and the path check says so.
+    case("slow-health", "local", {"api_health", "local_path"},
+         {"api_health": ("timed out after", "budget 2 s"),
+          "local_path": ("for api.care2connects.org: its upstream 127.0.0.1:{be} (ports.backend) gives no answer "
+                         "(timed out after",)}),
+    # Pages that never end: cut at the body caps, the pages and the page's code are named, the rest is green.
+    case("page-endless", "local", {"site_reachable", "tell_your_story_page", "frontend_to_backend"},
+         {"site_reachable": ("Home page answered 200, then was still arriving after", "it never ends",
+                             "http://localhost:{fe}/"),
+          "tell_your_story_page": ("Tell Your Story page answered 200, then was still arriving after",
+                                   "it never ends"),
+          "frontend_to_backend": ("The Tell Your Story page, whose code picks the API base,", "it never ends")}),
     # No app in PM2, and each port held by a listener that never answers: Ports names the holders.
-    case("hang", "local", HTTP_CHECKS - {"no_error_pages"} | {"port_drift", "processes"},
+    case("hang", "local", HTTP_CHECKS - {"no_error_pages"} | {"port_drift", "processes", "local_path"},
          {"api_health": ("timed out after",),
           "port_drift": ("port {be} is held by PID {pid_hang_backend} (", "squatter.py hang {be})",
                          "accepted but gave no HTTP answer")}),
@@ -120,8 +164,11 @@ CASES = [
          {"processes": ("careconnect-backend-prod (pm_id {pm_id_backend}, pid 4194305): PM2 says online",
                         "no live process has pid 4194305 (PM2 shows 0 b of memory)", "zombie",
                         "pm2 delete careconnect-backend-prod && pm2 start {eco} --only careconnect-backend-prod")}),
-    case("pm2-restart-loop", "local", {"processes"},
-         {"processes": (RESTART_LOOP, "pm2 logs care2connect-caddy")}),
+    # The crash-looping app is the proxy: nothing serves its port between two crashes.
+    case("pm2-restart-loop", "local", {"processes", "port_drift", "local_path"},
+         {"processes": (RESTART_LOOP, "pm2 logs care2connect-caddy"),
+          "port_drift": ("proxy: nothing listens on port {proxy} (ports.proxy)",),
+          "local_path": ("dials 127.0.0.1:{proxy} (ports.proxy), and the proxy there refuses",)}),
     case("tunnel-stale", "local", {"tunnel_stable"},
          {"tunnel_stable": ("cloudflared PID {pid_cloudflared} started at {tunnel_started}, before its config "
                             "{config} last changed at {config_changed}", "pm2 restart care2connect-tunnel")}),
@@ -138,6 +185,34 @@ CASES = [
     # Through the edge the named tunnel has no connector at all: Cloudflare's 1033 everywhere.
     case("quick-tunnel", "production", HTTP_CHECKS | {"tunnel_stable", "port_drift"},
          {"no_error_pages": ("Cloudflare error 1033",)}),
+    # Every check green, but cloudflared's log shows it could not reach its origin (Caddy) at [::1] 15 min ago.
+    case("origin-errors-logged", "production", set(), {},
+         ("Tunnel: cloudflared's log shows 3 origin errors ('Unable to reach the origin service') in the last hour: "
+          "[::1]:{proxy} 3 times (last ", ": connection refused)", "use http://127.0.0.1:PORT in the ingress")),
+    # The real Caddy broken three ways: the path check names the hop (and, through the edge, the production lines).
+    case("caddy-down", "local", {"port_drift", "processes", "local_path"},
+         {"local_path": ("care2connects.org: the tunnel ingress ({config}) dials 127.0.0.1:{proxy} (ports.proxy), and "
+                         "the proxy there refuses: nothing listens there", "pm2 restart care2connect-caddy",
+                         "api.care2connects.org: the tunnel ingress"),
+          "processes": ("care2connect-caddy (proxy) is not in PM2's list",)}),
+    case("caddy-down", "production", HTTP_CHECKS | {"port_drift", "processes", "local_path"},
+         {"site_reachable": ("Cloudflare error 502", "on this host, care2connects.org: the tunnel ingress ({config}) "
+                             "dials 127.0.0.1:{proxy} (ports.proxy), and the proxy there refuses"),
+          "api_health": ("Cloudflare error 502", "on this host, api.care2connects.org: the tunnel ingress",)}),
+    case("caddy-wrong-route", "local", {"local_path"},
+         {"local_path": ("Caddy on 127.0.0.1:{proxy} (ports.proxy) answers 503 for care2connects.org: its upstream "
+                         "127.0.0.1:{dead} refuses: nothing listens there; the frontend is configured on port {fe}",
+                         "point the proxy's route for care2connects.org at port {fe} (Caddyfile)")}),
+    case("caddy-wrong-route", "production", SITE_VIA_EDGE | {"local_path"},
+         {"no_error_pages": ("a proxy answered 503", "on this host, Caddy on 127.0.0.1:{proxy} (ports.proxy) answers "
+                             "503 for care2connects.org: its upstream 127.0.0.1:{dead} refuses")}),
+    case("caddy-no-site", "local", {"local_path"},
+         {"local_path": ("Caddy on 127.0.0.1:{proxy} (ports.proxy) answers 404 'Invalid hostname. Expected: "
+                         "care2connects.org or api.care2connects.org' for Host care2connects.org: its site address "
+                         "does not match", "add care2connects.org to the proxy's host matchers")}),
+    case("caddy-no-site", "production", SITE_VIA_EDGE | {"local_path"},
+         {"site_reachable": ("Invalid hostname",
+                             "on this host, Caddy on 127.0.0.1:{proxy} (ports.proxy) answers 404")}),
 ]
 
 
@@ -149,7 +224,8 @@ def facts(stage: Stage) -> dict[str, object]:
     """What a message may name, read from the running stage: ports, pids, names, paths, times."""
     config = stage.workdir / "cloudflared" / "config.yml"
     found = {"fe": stage.ports["frontend"], "be": stage.ports["backend"], "be_listen": stage.ports["backend_listen"],
-             "dead": stage.ports.get("dead"), "tunnel": stage.tunnel_name, "config": config,
+             "dead": stage.ports.get("dead"), "proxy": stage.ports.get("proxy"), "tunnel": stage.tunnel_name,
+             "config": config,
              "eco": stage.workdir / "ecosystem.json", "config_changed": clock(config.stat().st_mtime),
              "tunnel_started": clock(stage.processes["cloudflared"].create_time())}
     found |= {f"pid_{name.replace('-', '_')}": process.pid for name, process in stage.processes.items()}
@@ -165,6 +241,7 @@ def test_every_fault_has_a_case():
 
 
 @pytest.mark.skipif(not stage_pm2.installed(), reason=stage_pm2.MISSING)  # the cases run the stage under PM2
+@pytest.mark.skipif(stage_caddy.binary() is None, reason=stage_caddy.MISSING)  # the cases expect the real Caddy
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.fault or 'healthy'}-{c.view}")
 def test_predemo_against_the_stage(case: Case, tmp_path, run_predemo):
     with Stage(faults={case.fault} if case.fault else set(), workdir=tmp_path / "stage", pm2=True) as stage:
@@ -181,6 +258,12 @@ def test_predemo_against_the_stage(case: Case, tmp_path, run_predemo):
                 assert word.search(message), f"{check} should match {word.pattern!r}:\n{message}"
             else:
                 assert word.format(**known) in message, f"{check} should say {word.format(**known)!r}:\n{message}"
+    if case.warns is not None:
+        warnings = "\n".join(w for outcome in run.verdict.outcomes for w in outcome.warnings
+                             if any(sign in w for sign in LOG_SIGNS))
+        assert bool(warnings) == bool(case.warns), f"warnings: {warnings or 'none'}\n{run.output}"
+        for word in case.warns:
+            assert word.format(**known) in warnings, f"the warnings should say {word.format(**known)!r}:\n{warnings}"
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="freezing a process needs SIGSTOP")
@@ -200,3 +283,21 @@ def test_a_frozen_backend_is_named_behind_the_rewrite(tmp_path, run_predemo):
     assert "timed out" in run.message("api_health"), run.output
     assert (f"the backend does not answer at http://localhost:{be}, so the rewrite cannot reach it: start the backend"
             in run.message("frontend_to_backend")), run.output
+
+
+@pytest.mark.skipif(not stage_pm2.installed(), reason=stage_pm2.MISSING)
+@pytest.mark.skipif(stage_caddy.binary() is None, reason=stage_caddy.MISSING)
+def test_the_healthy_stage_runs_behind_a_real_caddy(tmp_path, run_predemo):
+    """The Ports line names the caddy process PM2 runs on the proxy port; the path check walks through it."""
+    with Stage(workdir=tmp_path / "stage", pm2=True) as stage:
+        run = run_predemo(stage.env_file, "production")
+        caddy, proxy = stage.processes["caddy"], stage.ports["proxy"]
+        assert caddy.name() == "caddy"
+    assert not run.red() & CHECKS, run.output
+    (report,) = run.reports.glob("predemo-production-*.json")
+    results = {outcome["nodeid"].rpartition("::")[2]: outcome["result"]
+               for outcome in json.loads(report.read_text())["outcomes"]}
+    assert f"proxy on {proxy}: PID {caddy.pid} caddy (PM2 app care2connect-caddy" in results["test_port_drift"]
+    for host, app in (("care2connects.org", "frontend"), ("api.care2connects.org", "backend")):
+        assert (f"{host}: the tunnel ingress ({stage.workdir / 'cloudflared' / 'config.yml'}) -> Caddy on "
+                f"127.0.0.1:{proxy} (ports.proxy): the {app} answers 200") in results["test_local_path"]

@@ -1,13 +1,18 @@
 """Run history: every run appends a line; a check red in the last hour warns now; the report's strip."""
 
+import doctest
+import html
 import json
+import re
 import subprocess
 import sys
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from smoke import arguments, history
+from fixtures import history as made_up
+from smoke import arguments, charts, history
 from smoke.history import Entry
 from smoke.verdict import Outcome, Verdict
 from tests.conftest import ROOT
@@ -119,3 +124,95 @@ def test_a_watch_with_arguments_pytest_refuses_ends_at_once(tmp_path):
                           text=True, timeout=120)
     assert done.returncode == 4, done.stdout + done.stderr
     assert done.stdout.count("\n") == 1 and "select no check (exit code 5)" in done.stdout, done.stdout
+
+
+def cards(page: str) -> dict[str, str]:
+    """Each card of the page by its check's name."""
+    return {re.search(r"<h4>(.*?)</h4>", card).group(1): card for card in page.split('<article class="h-card">')[1:]}
+
+
+def uptime_figures(card: str) -> list[str]:
+    return re.findall(r"<dd>(.*?)</dd>", card)
+
+
+def test_a_weeks_page_shows_uptime_response_times_against_the_budget_and_the_incidents(tmp_path):
+    path, out = tmp_path / history.FILE_NAME, tmp_path / "history.html"
+    path.write_text("".join(json.dumps(asdict(run)) + "\n" for run in made_up.week()), encoding="utf-8")
+    assert history.main([str(path), str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    shown = cards(page)
+    # uptime over the last 24 h, 7 days and all: the slow stretch was 4 of the last 25 runs; the database
+    # was down in 2 runs; the run that could not check counts for no check and not for the verdict
+    assert uptime_figures(shown["API health"]) == ["84 %", "97.6 %", "97.6 %"]
+    assert uptime_figures(shown["Database"]) == ["100 %", "98.8 %", "98.8 %"]
+    assert uptime_figures(shown[history.DEMO]) == ["84 %", "96.4 %", "96.4 %"]  # 161 of 167 runs that judged
+    assert 'title="161 of 167 runs"' in shown[history.DEMO]
+    # the incidents, newest first: from the first NO-GO to the next GO, with the first red line
+    listed = re.findall(r"<li[^>]*><b>(.*?)</b>, <span class=\"h-lasted\">(.*?)</span>: <span class=\"h-checks\">"
+                           r"(.*?)</span>\n<div class=\"h-message\">(.*?)</div>", page)
+    assert [tuple(html.unescape(text) for text in incident) for incident in listed] == [
+        ("Sun 06 Dec 02:30 to Sun 06:30", "4 h 0 min", "API health", "API health time: expected <= 2 s, got 2.5 s"),
+        ("Wed 02 Dec 10:30 to Wed 12:30", "2 h 0 min", "Database", made_up.DATABASE_MESSAGE),
+    ]
+    # the API's chart: its budget line where the axis says 2 s, and the slow stretch above it
+    api = shown["API health"]
+    two_seconds = re.search(r'y1="([\d.]+)" y2="[\d.]+"/><text class="h-y" x="[\d.]+" y="[\d.]+">2 s</text>', api)
+    budget = re.search(r'<line class="h-budget" x1="[\d.]+" x2="[\d.]+" y1="([\d.]+)"', api)
+    assert budget.group(1) == two_seconds.group(1) and ">budget 2 s</text>" in api
+    path_ys = [float(y) for y in re.findall(r",([\d.]+)", re.search(r'<path class="h-line h-s0" d="([^"]+)"', api)[1])]
+    assert min(path_ys) < float(budget.group(1)) < max(path_ys)  # some runs above the line (slower), most below
+    assert "4 runs over the 2.0 s budget in 7 days" in api
+    # the walk: one line per step; a check without times has no chart
+    assert shown["The walk"].count('<path class="h-line') == 3 and "h-chart" not in shown["Ports"]
+    assert "<script" not in page and "src=" not in page and "<link" not in page  # one file, offline
+
+
+def test_2000_runs_make_a_page_of_a_few_hundred_kb_at_most():
+    """Times are tools/history_page.py's to measure; the size is the page's own."""
+    runs = made_up.week(every=timedelta(minutes=5), count=2000)
+    page = history.page(runs)
+    assert len(page.encode("utf-8")) < 300_000, len(page)
+    assert "2000 runs" in page and page.count('<article class="h-card">') == 6
+
+
+def test_history_lines_without_times_still_read_and_render(tmp_path):
+    """A line written before the history kept times: it counts for the uptime; a chart only of the runs with times."""
+    path = tmp_path / history.FILE_NAME
+    older = {"time": "2026-12-03T13:00:00+00:00", **ABOUT, "state": "NO-GO",
+             "checks": {"API health": ["failed", "API health: no answer"]}}
+    path.write_text(json.dumps(older) + "\n", encoding="utf-8")
+    history.append(path, entry(10), 3600, 10)
+    old, new = history.read(path)
+    assert old.times == {} and old.red("API health") and new.times == {}
+    page = history.page([old, new])
+    assert '<svg class="h-chart"' not in page and uptime_figures(cards(page)["API health"]) == ["50 %"] * 3
+
+
+def test_a_runs_times_come_from_its_checks_outcomes():
+    outcomes = [Outcome("a", "a", "passed", name="API health", timings={"GET /health/live": (0.012, 2.0)}),
+                Outcome("d", "d", "passed", name="Ports")]
+    assert Entry.of(Verdict("GO", "", outcomes), ABOUT, T0).times == {"API health": {"GET /health/live": [0.012, 2.0]}}
+
+
+def test_incidents_run_from_the_first_no_go_to_the_next_go():
+    def run(minutes: int, state: str, red: tuple[str, ...] = ()) -> Entry:
+        return Entry((T0 + timedelta(minutes=minutes)).isoformat(), "local", "s", "a", state,
+                     {name: ("failed", f"{name} broke") for name in red})
+
+    runs = [run(0, "GO"), run(5, "NO-GO", ("Database",)), run(10, "COULD NOT CHECK"),
+            run(15, "NO-GO", ("API health", "Database")), run(20, "GO WITH WARNINGS"), run(25, "NO-GO", ("Ports",))]
+    first, ongoing = history.incidents(runs)
+    assert (first.seconds, first.checks, first.message) == (900, ("Database", "API health"), "Database broke")
+    assert ongoing.end is None and ongoing.seconds == 0
+    assert "so far (still NO-GO at the last run)" in history.page(runs)
+
+
+def test_the_charts_doctests():
+    assert doctest.testmod(charts).failed == 0
+
+
+def test_a_page_that_cannot_be_written_is_one_line_and_exit_4(tmp_path, capsys):
+    (tmp_path / "taken").write_text("a file, not a folder", encoding="utf-8")
+    assert history.main([str(tmp_path / history.FILE_NAME), str(tmp_path / "taken" / "history.html")]) == 4
+    said = capsys.readouterr().err
+    assert said.count("\n") == 1 and "cannot write" in said

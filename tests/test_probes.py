@@ -4,6 +4,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from smoke.probes.health import DatabaseReadiness, DatabaseStatus, Liveness
 from smoke.probes.http import Answer, Client, NoAnswer, Timings
@@ -129,3 +130,20 @@ def test_the_last_status_is_the_last_answered_one_not_a_poll_still_in_flight():
                        Exchange("GET", status)])  # the next poll, sent, not answered yet
     assert traffic.last_answered("/status").json() == {"status": "TRANSCRIBING", "progress": 30}
     assert traffic.last_answered("/api/story/start") is None
+
+
+def test_a_named_answer_carries_its_body_or_says_why_it_has_none():
+    class Dropped:  # Playwright's response to a request the page stopped before its body was read
+        def text(self):
+            raise PlaywrightError("Response.text: Protocol error (Network.getResponseBody): No data found\nmore")
+
+    start = "http://localhost:3001/api/story/start"
+    assert Exchange("POST", start, 500, _body='{"error": "x"}').describe() == f'POST {start} -> 500: {{"error": "x"}}'
+    assert Exchange("POST", start, 500, _body="").describe() == f"POST {start} -> 500 (empty body)"
+    assert Exchange("POST", start, 500, response=Dropped()).describe() == (
+        f"POST {start} -> 500 (its body was gone from the browser when the suite read it: Protocol error "
+        "(Network.getResponseBody): No data found)")
+    chunk = "http://localhost:3000/_next/static/chunks/app.js"
+    assert Exchange("GET", chunk, 404).describe() == f"GET {chunk} -> 404", "a file's body is not read"
+    assert Exchange("POST", start, failure="net::ERR_CONNECTION_REFUSED").describe() == (
+        f"POST {start} -> no answer (net::ERR_CONNECTION_REFUSED)")

@@ -29,7 +29,7 @@ from bs4 import BeautifulSoup
 from PIL import Image, ImageDraw
 
 from fixtures.stage import Stage
-from smoke.browser import NoBrowser, find_chromium
+from smoke import history
 from smoke.checklist import CHECKLIST
 from smoke.redact import MASK, Redactor
 from smoke.report.pictures import IMAGE_WIDTH, shrink
@@ -116,14 +116,6 @@ def backend():
         yield SimpleNamespace(url=f"http://127.0.0.1:{port}", routes=routes)
 
 
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    try:
-        return str(find_chromium())
-    except NoBrowser as error:
-        pytest.skip(str(error))
-
-
 def checks_module(folder: Path, source: str, **values) -> Path:
     """A check module of the test's own, run beside the real checks; ``$name`` takes ``repr(values[name])``."""
     path = folder / "test_extra_checks.py"
@@ -202,6 +194,11 @@ def test_healthy_stage_is_go_and_three_faults_are_no_go_naming_each_fix(tmp_path
         assert broken.row(name).select(".c2-fix"), f"{name} says what to do"
     assert "CORS" in broken.row("Frontend to backend").get_text()
     assert broken.page != healthy.page and healthy.page.is_file(), "the first report is kept"
+    # the history keeps each check's main request's time and its budget
+    first, second = history.read(tmp_path / "reports" / history.FILE_NAME)
+    (seconds, budget), = first.times["API health"].values()
+    assert 0 < seconds < budget == 2.0 and "GET /health/live" in first.times["API health"]
+    assert "API health" in second.times
 
 
 def test_full_run_embeds_the_walks_screenshots_and_stays_under_2_mb(tmp_path, chromium):
@@ -214,6 +211,8 @@ def test_full_run_embeds_the_walks_screenshots_and_stays_under_2_mb(tmp_path, ch
     assert all(image["src"].startswith("data:image/jpeg;base64,") for image in images)
     assert [caption.get_text() for caption in walk.select("figcaption")][0].startswith("1.")
     assert run.page.stat().st_size < MAX_REPORT
+    steps = history.read(run.reports / history.FILE_NAME)[-1].times["The walk"]  # each step's time and budget
+    assert list(steps)[:3] == ["1. Home page", "2. Consent", "3. Recording"] and all(s > 0 for s, _ in steps.values())
 
 
 def test_warnings_reruns_and_screenshots_make_go_with_warnings(tmp_path, backend):
@@ -419,21 +418,17 @@ def test_old_reports_are_never_overwritten(tmp_path):
     assert (reports / "latest.html").read_bytes() == run.page.read_bytes()
 
 
-def test_the_report_opens_in_chromium_with_the_verdict_on_top(tmp_path, chromium):
-    from playwright.sync_api import sync_playwright
-
+def test_the_report_opens_in_chromium_with_the_verdict_on_top(tmp_path, chromium_browser):
     env = env_file(tmp_path / "env.toml", f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}")
     run = run_suite(tmp_path / "reports", "-m", "predemo and not browser", f"--env-file={env}")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=[NO_OUTSIDE])
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(run.page.as_uri())
-        verdict = page.locator("#verdict").bounding_box()
-        environment = page.locator("#environment").bounding_box()
-        engineers = page.locator("#results-table tbody.results-table-row").count()
-        browser.close()
+    page = chromium_browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(run.page.as_uri())
+    verdict = page.locator("#verdict").bounding_box()
+    environment = page.locator("#environment").bounding_box()
+    engineers = page.locator("#results-table tbody.results-table-row").count()
+    page.close()
     assert not errors
     assert verdict["y"] < 120 and verdict["y"] < environment["y"], "the verdict is the first thing on the page"
     assert engineers >= 6, "pytest-html's own table still renders below"

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -21,16 +22,18 @@ import psutil
 import pytest
 
 from fixtures.stage import FAULTS, Stage, StageError
+from fixtures.stage import caddy as stage_caddy
 from fixtures.stage import pm2 as stage_pm2
-from fixtures.stage.faults import NEEDS_PM2
+from fixtures.stage.faults import NEEDS_CADDY, NEEDS_PM2
 from smoke.probes.ports import listening_on
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST = {"x-c2c-test": "1"}
 CF_RAY = re.compile(r"^[0-9a-f]{16}-[A-Z]{3}$")
 needs_pm2 = pytest.mark.skipif(not stage_pm2.installed(), reason=stage_pm2.MISSING)
+needs_caddy = pytest.mark.skipif(stage_caddy.binary() is None, reason=stage_caddy.MISSING)
 APPS = {"frontend": "careconnect-frontend-prod", "backend": "careconnect-backend-prod",
-        "cloudflared": "care2connect-tunnel"}
+        "cloudflared": "care2connect-tunnel", "caddy": "care2connect-caddy"}
 ROLES = ["frontend", "backend", "tunnel", "proxy"]
 
 
@@ -68,7 +71,8 @@ def test_env_file_points_at_the_stage(stage):
     assert env["production"]["api_url"] == url(stage, "edge_api")
     assert env["production"]["allow_writes"] is False
     for view in ("local", "production"):
-        ports = {"frontend": stage.ports["frontend"], "backend": stage.ports["backend"], "proxy": 0}
+        ports = {"frontend": stage.ports["frontend"], "backend": stage.ports["backend"],
+                 "proxy": stage.ports.get("proxy", 0)}
         assert env[view]["ports"] == ports
         assert env[view]["tunnel"]["metrics"] == f"127.0.0.1:{stage.ports['metrics']}"
         assert Path(env[view]["tunnel"]["config"]).is_file()
@@ -153,6 +157,43 @@ def test_story_api_runs_a_ticket_to_completion(stage, http):
     assert seen[0] == "UPLOADING" and seen[-1] == "COMPLETED"
     assert http.get(url(stage, "backend", f"/api/tickets/{ticket}")).json()["name"] == "Ana"
     assert http.get(url(stage, "backend", "/api/tickets/nope")).status_code == 404
+
+
+@needs_caddy
+def test_a_real_caddy_routes_by_host_as_care2s_does(stage, http):
+    """Caddy on the proxy port, from a Caddyfile shaped like Care2's; the tunnel's ingress names it for both hosts."""
+    proxy = f"http://127.0.0.1:{stage.ports['proxy']}"
+    site = http.get(f"{proxy}/", headers={"host": "care2connects.org"})
+    assert site.headers["server"] == "Caddy" and site.headers["x-care2-origin"] == "frontend"
+    api = http.get(f"{proxy}/health/live", headers={"host": "api.care2connects.org"})
+    assert api.headers["x-care2-origin"] == "backend"
+    other = http.get(f"http://[::1]:{stage.ports['proxy']}/", headers={"host": "evil.example"})
+    assert (other.status_code, other.text) == (404, "Invalid hostname. Expected: care2connects.org or "
+                                                    "api.care2connects.org")
+    caddyfile = (stage.workdir / "Caddyfile").read_text()
+    for line in ("admin off", "auto_https off", "@frontend host care2connects.org", "health_uri /health/live",
+                 "health_interval 10s", "header_up Host {host}", f"reverse_proxy 127.0.0.1:{stage.ports['frontend']}"):
+        assert line in caddyfile
+    ingress = (stage.workdir / "cloudflared" / "config.yml").read_text()
+    assert ingress.count(f"service: {proxy}") == 2
+    # the process listening is Caddy itself, run by the tether that ends it with the owner (no PM2 here)
+    (holder,) = {listener.pid for listener in listening_on(stage.ports["proxy"])}
+    assert psutil.Process(holder).name() == "caddy" and psutil.Process(holder).ppid() == stage.processes["caddy"].pid
+    assert (stage.workdir / "caddy" / "caddy" / "autosave.json").is_file()  # its own XDG dirs, not the user's
+
+
+def test_a_stage_without_caddy_says_so_and_routes_as_before(monkeypatch, capsys):
+    monkeypatch.setattr(stage_caddy, "binary", lambda: None)
+    with Stage(pm2=False) as stage:
+        assert capsys.readouterr().err.strip() == (f"stage: {stage_caddy.MISSING}; the edge routes to the apps "
+                                                   "itself (ports.proxy = 0)")
+        assert "proxy" not in stage.ports and "caddy" not in stage.processes
+        env = tomllib.loads(stage.env_file.read_text())["environments"]["production"]
+        assert env["ports"]["proxy"] == 0
+        with httpx.Client(trust_env=False, headers=TEST) as http:
+            assert get(http, stage, "edge_site").headers["x-care2-origin"] == "frontend"
+    with pytest.raises(StageError, match=re.escape(stage_caddy.MISSING)):
+        Stage({"caddy-down"})
 
 
 def test_edge_and_tunnel(stage, http):
@@ -289,6 +330,19 @@ def assert_cf_error(answer, status, code):
     assert 'id="cf-host-status" class="cf-error-source' in details
 
 
+def assert_origin_error(stage, answer):
+    """What the edge answers when the app behind the origin is down: Caddy's own 503 (its health check found the
+    app down), passed on as Cloudflare passes an origin's error; without Caddy, Cloudflare's own 502 page."""
+    if "proxy" not in stage.ports:
+        return assert_cf_error(answer, 502, 502)
+    assert answer.status_code == 503 and answer.content == b""
+    assert answer.headers["server"] == "cloudflare" and CF_RAY.match(answer.headers["cf-ray"])
+
+
+def caddy_answer(http, stage, host, path="/"):
+    return http.get(f"http://127.0.0.1:{stage.ports['proxy']}{path}", headers={"host": host})
+
+
 def assert_refused(stage, name):
     assert not accepts("127.0.0.1", stage.ports[name])
 
@@ -313,12 +367,34 @@ def chunk_missing(s, h):
 
 def frontend_down(s, h):
     assert_refused(s, "frontend")
-    assert_cf_error(get(h, s, "edge_site"), 502, 502)
+    assert_origin_error(s, get(h, s, "edge_site"))
 
 
 def backend_down(s, h):
     assert_refused(s, "backend")
+    assert_origin_error(s, get(h, s, "edge_api", "/health/live"))
+
+
+def caddy_down(s, h):
+    assert_refused(s, "proxy")
+    assert_cf_error(get(h, s, "edge_site"), 502, 502)  # cloudflared's origin refuses: Cloudflare's own page
     assert_cf_error(get(h, s, "edge_api", "/health/live"), 502, 502)
+
+
+def caddy_wrong_route(s, h):
+    assert_refused(s, "dead")
+    site = caddy_answer(h, s, "care2connects.org")
+    assert site.status_code in (502, 503) and site.headers["server"] == "Caddy" and site.content == b""
+    assert f"reverse_proxy 127.0.0.1:{s.ports['dead']}" in (s.workdir / "Caddyfile").read_text()
+    assert caddy_answer(h, s, "api.care2connects.org", "/health/live").headers["x-care2-origin"] == "backend"
+
+
+def caddy_no_site(s, h):
+    site = caddy_answer(h, s, "care2connects.org")
+    assert (site.status_code, site.text) == (404, "Invalid hostname. Expected: care2connects.org or "
+                                                  "api.care2connects.org")
+    assert get(h, s, "edge_site").status_code == 404  # passed on by the edge
+    assert caddy_answer(h, s, "api.care2connects.org", "/health/live").headers["x-care2-origin"] == "backend"
 
 
 def db_down(s, h):
@@ -336,8 +412,28 @@ def tunnel_down(s, h):
     assert_cf_error(get(h, s, "edge_site"), 530, 1033)
 
 
+# cloudflared's own words for it (proxy/proxy.go), each failed request logged twice, in its config's logfile:
+ORIGIN_ERROR = ('ERR  error="Unable to reach the origin service. The service may be down or it may not be responding '
+                'to traffic from cloudflared: dial tcp {address}: connect: connection refused" cfRay=')
+
+
+def tunnel_log(s) -> str:
+    return (s.workdir / "cloudflared" / "cloudflared.log").read_text(encoding="utf-8")
+
+
 def origin_refused(s, h):
     assert_cf_error(get(h, s, "edge_site"), 502, 502)
+    assert ORIGIN_ERROR.format(address=f"127.0.0.1:{s.ports['dead']}") in tunnel_log(s)
+    assert "ERR Request failed error=\"Unable to reach the origin service." in tunnel_log(s)
+
+
+def origin_errors_logged(s, h):
+    assert get(h, s, "edge_site").status_code == 200  # the tunnel works now
+    logged = [line for line in tunnel_log(s).splitlines() if "Unable to reach the origin service" in line]
+    assert len(logged) == 6 and all(ORIGIN_ERROR.format(address=f"[::1]:{s.ports['frontend']}") in line
+                                    for line in logged[::2])
+    stamps = {datetime.strptime(line[:20], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp() for line in logged}
+    assert all(13 * 60 < time.time() - stamp < 17 * 60 for stamp in stamps)  # a quarter of an hour ago
 
 
 def ipv6_only_dial(s, h):
@@ -466,7 +562,8 @@ FAULT_CHECKS = {
     "api-base-3003": api_base_3003, "cors-blocked": cors_blocked, "mic-blocked": mic_blocked,
     "story-start-500": story_start_500, "processing-stuck": processing_stuck, "slow-health": slow_health,
     "hang": hang, "pm2-zombie": pm2_zombie, "pm2-restart-loop": pm2_restart_loop, "tunnel-stale": tunnel_stale,
-    "tunnel-fresh": tunnel_fresh, "quick-tunnel": quick_tunnel,
+    "tunnel-fresh": tunnel_fresh, "quick-tunnel": quick_tunnel, "origin-errors-logged": origin_errors_logged,
+    "caddy-down": caddy_down, "caddy-wrong-route": caddy_wrong_route, "caddy-no-site": caddy_no_site,
 }
 # Faults made of or seen through PM2 run the stage under PM2; the others without it (quicker).
 PM2_FAULTS = NEEDS_PM2 | {"tunnel-fresh"}
@@ -476,7 +573,9 @@ def test_every_fault_has_a_check():
     assert FAULT_CHECKS.keys() == FAULTS.keys()
 
 
-@pytest.mark.parametrize("fault", [pytest.param(f, marks=needs_pm2) if f in PM2_FAULTS else f for f in sorted(FAULTS)])
+@pytest.mark.parametrize("fault", [pytest.param(f, marks=needs_pm2) if f in PM2_FAULTS else
+                                   pytest.param(f, marks=needs_caddy) if f in NEEDS_CADDY else f
+                                   for f in sorted(FAULTS)])
 def test_fault(fault, http):
     with Stage({fault}, pm2=fault in PM2_FAULTS) as stage:
         FAULT_CHECKS[fault](stage, http)

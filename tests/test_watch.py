@@ -24,6 +24,26 @@ def wait_for(condition, seconds: float, what: str) -> None:
         time.sleep(0.05)
 
 
+def test_a_watch_without_alert_urls_says_so_once_after_its_first_run(tmp_path, unused_port):
+    env_file = tmp_path / "env.toml"
+    env_file.write_text(f'[environments.local]\nsite_url = "http://127.0.0.1:{unused_port}"\n'
+                        f'api_url = "http://127.0.0.1:{unused_port}"\nhost_checks = false\n', encoding="utf-8")
+    # the demo host: no CI around, no URLs
+    environ = {name: value for name, value in os.environ.items()
+               if not name.startswith("SMOKE_") and name not in ("CI", "GITHUB_ACTIONS")}
+    environ["SMOKE_ALERTS_STATE_FILE"] = str(tmp_path / "alert-state.json")
+    done = subprocess.run(
+        [sys.executable, "-m", "smoke.cli", "watch", "--every", "0s", "--runs", "2", f"--reports-dir={tmp_path}",
+         "-m", "predemo and not browser and not host", f"--env-file={env_file}", "-p", "no:cacheprovider"],
+        cwd=ROOT, env=environ, capture_output=True, text=True, timeout=240)
+    said = done.stdout.strip().splitlines()
+    assert len(said) == 1 + 2 and ": NO-GO" in said[0] and ": NO-GO" in said[2], done.stdout + done.stderr
+    assert said[1].endswith(" alerts off (nobody is told when the verdict changes): SMOKE_ALERT_URLS is not set: set "
+                            "this environment variable on this machine to the apprise URLs to notify (slack://..., "
+                            "msteams://..., mailtos://..., comma separated); then start the watch again"), said[1]
+    assert "alert due" not in done.stdout
+
+
 @pytest.mark.skipif(not stage_pm2.installed(), reason=stage_pm2.MISSING)
 def test_a_watch_through_a_fault_and_back(tmp_path, recorder):
     reports = tmp_path / "reports"
@@ -64,3 +84,6 @@ def test_a_watch_through_a_fault_and_back(tmp_path, recorder):
     assert page.count('class="c2-strip"') >= 6 and "c2-cell c2-cell-fail" in page and "last 3 runs" in page
     # a page for a second screen: it says when the run ended, reloads itself, counts down to the demo
     assert "Watching: this run ended at" in page and "location.reload()" in page and 'class="c2-countdown"' in page
+    # and links to every run so far (so do the strips), as a page the watch renders after each run
+    assert '<a href="history.html">Every run so far</a>' in page and page.count('<a href="history.html" title=') >= 6
+    assert "3 runs from" in (reports / history.PAGE_NAME).read_text(encoding="utf-8")

@@ -15,12 +15,12 @@ from test_host_probes import IPV6
 
 from fixtures.windows.host import WindowsHost, sample
 from smoke.conditions import Check
-from smoke.probes import appconfig, fixes, pm2, ports, processes, tunnel
+from smoke.probes import appconfig, fixes, logs, pm2, ports, processes, tunnel
 from smoke.probes.findings import Finding
 from smoke.probes.http import Client
 from smoke.probes.pm2 import App, Jlist, parse_jlist
 from smoke.target import load_target
-from tests.conftest import serving
+from tests.conftest import STORY_ERROR_EVIDENCE, serving
 
 pytestmark = IPV6  # the frontend and Caddy listen on a dual-stack socket, reached at ::1
 SERVICE_CONFIG = r"C:\Windows\System32\config\systemprofile\.cloudflared\config.yml"
@@ -54,7 +54,7 @@ def windows(monkeypatch, tmp_path):
             target=lambda **settings: load_target("local", environ={
                 "SMOKE_PORTS_FRONTEND": str(found["frontend"]), "SMOKE_PORTS_BACKEND": str(found["backend"]),
                 "SMOKE_PORTS_PROXY": str(found["proxy"]), **settings}),
-            http=client, config=config,
+            http=client, config=config, ports=found,
         )
         client.close()
 
@@ -214,7 +214,7 @@ def test_npm_cmd_run_through_cmd_is_green_its_port_held_by_the_node_child(window
     assert failed == "", failed
     failed, check = ports_check(windows, windows.target(), listing)
     assert failed == "", failed
-    assert "frontend on" in check.result and "PID 5301 (PM2 app careconnect-frontend-prod" in check.result
+    assert "frontend on" in check.result and "PID 5301 node.exe (PM2 app careconnect-frontend-prod" in check.result
 
 
 @pytest.mark.parametrize("script, interpreter, shim", [
@@ -236,3 +236,59 @@ def test_a_windows_config_path_is_absolute_on_any_os():
     assert str(process.config_path) == SERVICE_CONFIG and process.windows_service
     relative = tunnel.Cloudflared(1, (), 0.0, "/srv/care2", tunnel.parse_command(["cloudflared", "--config", "c.yml"]))
     assert relative.config_path == Path("/srv/care2/c.yml") and not relative.windows_service
+
+
+SERVICE_LOG = r"C:\Windows\System32\config\systemprofile\.cloudflared\cloudflared.log"
+WINDOWS_LOGS = {  # where the demo host keeps them -> the sample that stands for it
+    r"C:\Users\care2\Care2system\backend\logs\backend-prod-error.log": "backend-prod-error.log",
+    SERVICE_LOG: "cloudflared.log", r"C:\Users\care2\.pm2\pm2.log": "pm2.log"}
+
+
+def windows_logs(windows, tmp_path, found: list[logs.Source]) -> logs.HostLogs:
+    """The host's logs read from the samples standing for them (times N minutes ago filled in), this run started
+    a minute ago."""
+    now = time.time()
+    times = {f"local_{n}": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(now - 60 * n)) for n in range(100)}
+    times |= {f"utc_{n}": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 60 * n)) for n in range(100)}
+    read = []
+    for source in found:
+        name = WINDOWS_LOGS.get(str(source.path))
+        if name is None:
+            continue
+        copy = tmp_path / name
+        copy.write_text(sample(f"logs/{name}", **windows.ports, **times), encoding="utf-8")
+        read.append(dataclasses.replace(source, path=copy))
+    return logs.HostLogs(read, None, now - 60)
+
+
+def test_the_logs_of_a_windows_host_are_found_where_pm2_and_the_service_keep_them(windows):
+    windows.host("host-cloudflared-service.json")
+    target, listing = windows.target(), windows.jlist("jlist-pm2-windows.json")
+    found = logs.sources(target, listing.apps, tunnel.care2_tunnels(target.tunnel.name))
+    where = {(source.role, str(source.path)) for source in found}
+    assert ("backend", r"C:\Users\care2\Care2system\backend\logs\backend-prod-error.log") in where
+    assert ("backend", r"C:\Users\care2\Care2system\backend\logs\backend-prod-out.log") in where
+    assert ("pm2", r"C:\Users\care2\.pm2\pm2.log") in where  # PM2_HOME's own log
+    assert ("tunnel", SERVICE_LOG) in where  # the service's config's logfile:, not under its working folder
+
+
+def test_a_windows_hosts_logs_give_evidence_and_signs(windows, tmp_path):
+    windows.host("host-cloudflared-service.json")
+    target, listing = windows.target(), windows.jlist("jlist-pm2-windows.json")
+    host = windows_logs(windows, tmp_path, logs.sources(target, listing.apps, tunnel.care2_tunnels(target.tunnel.name)))
+    evidence = host.evidence("backend")
+    assert len(evidence) == 1, evidence  # the EADDRINUSE 40 min ago is older than the run
+    assert STORY_ERROR_EVIDENCE.fullmatch(evidence[0]), evidence
+    signs = host.signs(time.time(), listing.apps)
+    proxy = windows.ports["proxy"]
+    [origin] = signs["tunnel"]  # each request logged twice by cloudflared, counted once
+    assert f"2 origin errors ('Unable to reach the origin service') in the last hour: [::1]:{proxy} 2 times" \
+        in origin.what
+    assert origin.what.endswith("No connection could be made because the target machine actively refused it.)")
+    assert "use http://127.0.0.1:PORT in the ingress" in origin.fix
+    [port] = signs["ports"]
+    assert port.what.startswith("careconnect-backend-prod's log says a port was in use 1 time in the last hour")
+    assert "EADDRINUSE" in port.what
+    [crash] = signs["processes"]  # the Caddy was stopped by hand: not a crash
+    assert crash.what.startswith("careconnect-frontend-prod crashed 1 time in the last hour (PM2's log; last ")
+    assert crash.what.endswith(": code 1, signal SIGINT)")

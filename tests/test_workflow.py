@@ -85,7 +85,7 @@ def test_report_and_junit_are_uploaded_and_alert_state_is_kept():
     assert uses["actions/upload-artifact"]["with"]["path"] == "reports/"
     assert uses["actions/upload-artifact"]["if"] == "${{ !cancelled() }}"
     restore, save = uses["actions/cache/restore"]["with"], uses["actions/cache/save"]["with"]
-    assert restore["path"] == save["path"] == "reports/alert-state.json\nreports/history.jsonl\n"
+    assert restore["path"] == save["path"] == "reports/alert-state.json\nreports/history.jsonl\nreports/history.html\n"
     assert restore["restore-keys"] and save["key"] == restore["key"]
 
 

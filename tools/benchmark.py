@@ -11,7 +11,11 @@ Cases (targets from issues 7 and 13):
                                        run alternately with the suite)
   everything down (nothing listens)    NO-GO report written in <= 10 s
   everything hung (accept, no answer)  NO-GO report written in <= 30 s
-and the peak resident memory of the pytest process itself (Chromium and the stage aside) <= 200 MB.
+  healthy, host checks only            (their time, with the logs' signs read), and apart: locating and reading
+                                       every Care2 log with the evidence of every role, "well under a second"
+  pages never end (stage page-endless) NO-GO naming the pages; pytest <= 200 MB, whole run <= 400 MB (issue 17)
+and the peak resident memory of the pytest process itself (Chromium and the stage aside) <= 200 MB, and of
+the whole run (pytest and its children: Playwright's driver, Chromium; proportional set sizes where known).
 With --real-app the healthy cases run against the bundled "local" environment (the real Care2 app started
 by ../shared/realapp on its documented ports) instead of the stage.
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import itertools
 import os
 import re
 import socket
@@ -42,21 +47,36 @@ from fixtures.stage import Stage  # noqa: E402
 REQUEST_ROW = re.compile(r"<tr><td>([A-Z]+) (https?://[^<]+)</td>")  # the report's list of a check's requests
 
 
-def run_suite(env_file: Path | None, view: str, marks: str, reports: Path) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS (MB) of the pytest process, exit code."""
+def run_suite(env_file: Path | None, view: str, marks: str, reports: Path) -> tuple[float, float, float, int]:
+    """Wall seconds, peak RSS (MB) of the pytest process, peak memory of the whole run (pytest and its children:
+    Playwright's driver, Chromium; see resident()), exit code."""
     env = [f"--env-file={env_file}"] if env_file else []
     command = [sys.executable, "-m", "pytest", "-m", marks, *env, "--env", view, "-p", "no:cacheprovider", "-q"]
     started = time.monotonic()
     child = psutil.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          env={**os.environ, "SMOKE_REPORTS_DIR": str(reports)})
-    peak = 0
-    while child.poll() is None:
+    peak = whole = 0
+    for tick in itertools.count():
+        if child.poll() is not None:
+            break
         try:
             peak = max(peak, child.memory_info().rss)
+            if tick % 5 == 0:  # every 0.25 s: reading every process's share costs more than its RSS
+                descendants = child.children(recursive=True)
+                whole = max(whole, resident(child) + sum(resident(process) for process in descendants))
         except psutil.NoSuchProcess:
             break
         time.sleep(0.05)
-    return time.monotonic() - started, peak / 2**20, child.returncode
+    return time.monotonic() - started, peak / 2**20, whole / 2**20, child.returncode
+
+
+def resident(process: psutil.Process) -> int:
+    """Its proportional share (PSS) where the system tells it (Linux): Chromium's processes share most of
+    their pages, which a sum of resident sizes would count once per process. Elsewhere its resident size."""
+    try:
+        return getattr(process.memory_full_info(), "pss", None) or process.memory_info().rss
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return 0
 
 
 def nowhere_env(folder: Path, ports: dict[str, int], name: str) -> Path:
@@ -97,9 +117,28 @@ def run_floor(reports: Path) -> float:
     return time.monotonic() - started
 
 
-def summary(label: str, times: list[float], peaks: list[float], codes: list[int]) -> str:
+def evidence_seconds(env_file: Path | None, view: str) -> str:
+    """Locating the Care2 logs (after PM2's list) and reading every role's evidence and the signs, timed in-process."""
+    from smoke.probes import logs, pm2, tunnel
+    from smoke.target import load_target
+
+    target = load_target(view, str(env_file) if env_file else None)
+    listing = pm2.read_jlist(target.pm2.command, target.pm2.timeout) if target.pm2.apps else None
+    started = time.perf_counter()
+    found = logs.sources(target, pm2.apps_of(listing), tunnel.care2_tunnels(target.tunnel.name))
+    host = logs.HostLogs(found, logs.mark(source.path for source in found), time.time())
+    quoted = [line for role in ("frontend", "backend", "tunnel", "proxy") for line in host.evidence(role)]
+    signs = host.signs(time.time(), pm2.apps_of(listing))
+    seconds = time.perf_counter() - started
+    read = sum(len(each.lines) for each in host.reads)
+    return (f"{'  evidence: every log, every role':<38} {seconds * 1000:5.0f} ms for {len(found)} files, {read} lines; "
+            f"{len(quoted)} evidence lines, {sum(map(len, signs.values()))} signs")
+
+
+def summary(label: str, times: list[float], peaks: list[float], wholes: list[float], codes: list[int]) -> str:
     return (f"{label:<38} min {min(times):5.2f} s  median {statistics.median(times):5.2f} s  "
-            f"max {max(times):5.2f} s  peak RSS {max(peaks):5.0f} MB  exit codes {sorted(set(codes))}")
+            f"max {max(times):5.2f} s  peak RSS {max(peaks):5.0f} MB (whole run {max(wholes):5.0f} MB)  "
+            f"exit codes {sorted(set(codes))}")
 
 
 def main() -> None:
@@ -118,6 +157,7 @@ def main() -> None:
             stage = stack.enter_context(Stage(workdir=folder / "stage"))
             print(f"stage up in {time.monotonic() - started:.1f} s")
             healthy = stage.env_file
+        endless = stack.enter_context(Stage(faults={"page-endless"}, workdir=folder / "endless")).env_file
         roles = ("site", "api", "metrics")
         down = nowhere_env(folder, dict(zip(roles, listeners(stack, 3, accept=False), strict=True)), "down")
         hung = nowhere_env(folder, dict(zip(roles, listeners(stack, 3, accept=True), strict=True)), "hung")
@@ -125,8 +165,10 @@ def main() -> None:
             ("healthy, full set with the walk", healthy, "local", "predemo"),
             ("healthy, without the walk", healthy, "local", "predemo and not browser"),
             ("healthy, HTTP checks only", healthy, "local", "predemo and not browser and not host"),
+            ("healthy, host checks only", healthy, "local", "predemo and host"),
             ("everything down, full set", down, "down", "predemo"),
             ("everything hung, full set", hung, "hung", "predemo"),
+            ("pages never end, full set", endless, "local", "predemo"),
         ]
         for label, env_file, view, marks in cases:
             if options.only and options.only not in label:
@@ -136,8 +178,10 @@ def main() -> None:
                 results.append(run_suite(env_file, view, marks, folder / "reports"))
                 if "HTTP" in label:
                     floors.append(run_floor(folder / "reports"))
-            times, peaks, codes = (list(column) for column in zip(*results, strict=True))
-            print(summary(label, times, peaks, codes), flush=True)
+            times, peaks, wholes, codes = (list(column) for column in zip(*results, strict=True))
+            print(summary(label, times, peaks, wholes, codes), flush=True)
+            if "host checks" in label:
+                print(evidence_seconds(env_file, view), flush=True)
             if floors:
                 print(f"{'  floor: tools/floor.py, same requests':<38} min {min(floors):5.2f} s  median "
                       f"{statistics.median(floors):5.2f} s  max {max(floors):5.2f} s  suite/floor "

@@ -15,19 +15,25 @@ import pytest
 pytestmark = [pytest.mark.predemo, pytest.mark.host]
 
 
-def test_tunnel_stable(target, check, http):
-    """(6) Tunnel: process stable: the named tunnel runs, has settled, runs its current config and is connected."""
+def test_tunnel_stable(target, check, http, host_logs):
+    """(6) Tunnel: process stable: the named tunnel runs, has settled, runs its current config and is connected;
+    its log shows no origin it could not reach in the last hour."""
     from smoke.probes import tunnel
 
-    findings = tunnel.judge(target, tunnel.find_cloudflared(), http, time.time())
+    check.concerns("tunnel")
+    now = time.time()
+    findings = tunnel.judge(target, tunnel.find_cloudflared(), http, now) + host_logs.signs(now)["tunnel"]
     check.passed("; ".join(check.weigh("Tunnel", findings)))
 
 
-def test_port_drift(target, check, http, pm2_list):
-    """(8) Ports: each service listens on its configured port and is the program expected there; the configs agree."""
+def test_port_drift(target, check, http, pm2_list, host_logs):
+    """(8) Ports: each service listens on its configured port and is the program expected there; the configs agree;
+    no app's log says its port was in use in the last hour."""
     from smoke.probes import appconfig, pm2, ports
 
+    check.concerns("backend", "frontend", "proxy")
     findings = ports.judge(target, http, pm2_list) + appconfig.judge(target, pm2.apps_of(pm2_list))
+    findings += host_logs.signs(time.time())["ports"]
     check.passed("; ".join(check.weigh("Ports", findings)))
 
 
@@ -39,12 +45,25 @@ def test_dual_stack(target, check):
     check.passed("; ".join(notes) or "no origin dialled by name on this host")
 
 
-def test_processes(target, check, pm2_list):
-    """(9) Processes: every Care2 app really runs under PM2 (no zombie, no restart loop); no zombie process."""
+def test_processes(target, check, pm2_list, host_logs):
+    """(9) Processes: every Care2 app really runs under PM2 (no zombie, no restart loop); no zombie process; no
+    crash and no memory near PM2's limit in the last hour."""
     from smoke.probes import pm2, processes
 
+    check.concerns("backend", "frontend", "proxy", "tunnel")
     now = time.time()
     findings = pm2.judge(target, pm2_list, now, pm2.watched(target, pm2_list, now))
+    findings += host_logs.signs(now, pm2.apps_of(pm2_list))["processes"]
     owners = pm2.care2_roots(target, pm2_list)
     findings += processes.judge(processes.family(owners), owners)
     check.passed("; ".join(check.weigh("Processes", findings)))
+
+
+def test_local_path(target, check, local_path):
+    """(12) Path on this host: each public host name, asked hop by hop as the tunnel and the proxy ask, reaches its
+    app."""
+    from smoke.probes import path
+
+    check.concerns("tunnel", "proxy", "frontend", "backend")
+    walked, notes = local_path()
+    check.passed("; ".join(check.weigh("Path", path.judge(walked, notes))))

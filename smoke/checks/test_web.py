@@ -10,6 +10,9 @@ from smoke.probes.pages import Page, absolute, classify
 pytestmark = pytest.mark.predemo
 
 JS_OR_CSS = ("application/javascript", "text/javascript", "text/css")
+# whose evidence explains a red line (the host's logs...): the app first, then the hops in front of it
+SITE_ROLES = ("frontend", "proxy", "tunnel")
+API_ROLES = ("backend", "proxy", "tunnel")
 
 
 def start_frontend(target) -> fixes.Fix:
@@ -43,7 +46,7 @@ def backend_alive(http, target) -> bool:
 def frontend_page(check, target, path: str, what: str):
     """A page of the site that must be the frontend's HTML, answered in time."""
     url, fix = target.site(path), start_frontend(target)
-    answer = check.get(url, what, fix)
+    answer = check.get(url, what, fix, budget=target.budgets.page)
     # it answers: restarting it is no command to run blindly (a wrong route gives the same), only the words
     check.that(answer.status == 200, f"{what} status", 200, answer.status, answer, str(fix))
     check.that(answer.content_type == "text/html", f"{what} content type", "text/html", answer.content_type, answer)
@@ -80,6 +83,7 @@ def assets_load(check, target, page: Page, page_url: str, what: str) -> list[str
 
 def test_site_reachable(target, check):
     """(1) Site reachable: the home page is CareConnect's and its assets load."""
+    check.concerns(*SITE_ROLES)
     answer, page = frontend_page(check, target, "/", "Home page")
     expect = target.expect
     check.that(page.title == expect.title, "Home page title", repr(expect.title), repr(page.title), answer)
@@ -92,6 +96,7 @@ def test_site_reachable(target, check):
 
 def test_tell_your_story_page(target, check):
     """(2) Tell Your Story page loads with its consent screen."""
+    check.concerns(*SITE_ROLES)
     answer, page = frontend_page(check, target, target.paths.story_page, "Tell Your Story page")
     expect = target.expect
     check.that(page.has_h1(expect.consent_h1), "Consent screen heading", repr(expect.consent_h1), page.h1 or "no h1",
@@ -106,9 +111,10 @@ def test_tell_your_story_page(target, check):
 
 def test_api_health(target, check):
     """(3) API health: the backend says it is alive, in time."""
+    check.concerns(*API_ROLES)
     budget = target.budgets.health
     url = target.api(target.paths.api_live)
-    answer = check.get(url, f"API health (budget {budget:g} s)", start_backend(target))
+    answer = check.get(url, f"API health (budget {budget:g} s)", start_backend(target), budget=budget)
     origin = answer.header("x-care2-origin")
     check.that(
         origin == "backend", "API identity (X-Care2-Origin)", '"backend"', repr(origin), answer,
@@ -126,6 +132,7 @@ def test_api_health(target, check):
 
 def test_database(target, check, http):
     """(4) Database: the backend has a real, connected database."""
+    check.concerns(*API_ROLES)
     fix = ("the backend cannot reach its database: check DATABASE_URL in the backend's .env and that "
            "PostgreSQL is running, then restart the backend")
     # A backend that is alive but gives its database status no answer waits on its database (hung or gone).
@@ -151,6 +158,7 @@ def test_database(target, check, http):
 
 def test_frontend_to_backend(target, check, http):
     """(5) Frontend to backend: the rewrite, CORS and the /papi proxy reach the API the page uses."""
+    check.concerns("frontend", "backend", "proxy", "tunnel")
     rewrite_url = target.site(target.paths.rewrite_probe)
     # Both were asked at the run's start: whether the site and the API answer costs no request here.
     site_up, backend_up = answers(http, target.site("/")), backend_alive(http, target)
@@ -174,28 +182,35 @@ def test_frontend_to_backend(target, check, http):
         f"Access-Control-Allow-Origin: {target.site_origin}", f"{allowed or 'no such header'}", preflight,
         f"add {target.site_origin} to the backend's CORS allow-list (the browser will refuse every API call)",
     )
-    papi = check.get(target.site(target.paths.papi_probe), "Frontend /papi proxy", start_backend(target))
+    papi = check.get(target.site(target.paths.papi_probe), "Frontend /papi proxy", start_backend(target),
+                     budget=target.budgets.papi)
     check.that(papi.status == 401, "Frontend /papi proxy without a session", 401, papi.status, papi,
                "the frontend's server-side proxy does not reach the backend")
     check.that(papi.seconds <= target.budgets.papi, "Frontend /papi proxy time", f"<= {target.budgets.papi:g} s",
                f"{papi.seconds:.1f} s", papi)
-    findings = apibase.judge(http, story_page_api_bases(target, http), target.site_url, target.api_url,
+    findings = apibase.judge(http, story_page_api_bases(target, check), target.site_url, target.api_url,
                              target.paths.api_live)
     notes = "".join(f"; {note}" for note in check.weigh("API base in the Tell Your Story page's code", findings))
     check.passed(f"rewrite, CORS for {target.site_origin} and /papi ({papi.timings.describe()}) all reach the "
                  f"backend; from this site the page's code calls no other API{notes}")
 
 
-def story_page_api_bases(target, http) -> list[apibase.ApiBase]:
-    """API bases named in the scripts of the Tell Your Story page (none if it uses relative URLs)."""
-    page_url = target.site(target.paths.story_page)
+def story_page_api_bases(target, check) -> list[apibase.ApiBase]:
+    """API bases named in the scripts of the Tell Your Story page (none if it uses relative URLs).
+
+    A page or script that never ends fails the check: its code cannot be judged."""
+    page_url, http = target.site(target.paths.story_page), check.http
     found: list[apibase.ApiBase] = []
     try:  # an unreachable page or script is check (2)'s finding, not this one's
-        page = Page.parse(http.get(page_url).text)
+        page_answer = http.get(page_url)
+        check.whole(page_answer, "The Tell Your Story page, whose code picks the API base,")
+        page = Page.parse(page_answer.text)
         scripts = [absolute(page_url, ref) for ref in page.assets if ref.endswith(".js") and "/_next/static/" in ref]
         http.prefetch(scripts)  # a Next.js page has ten or so
         for url in scripts:
-            found += apibase.api_bases(http.get(url).text, target.site_url)
+            script = http.get(url)
+            check.whole(script, f"The Tell Your Story page's script {url}")
+            found += apibase.api_bases(script.text, target.site_url)
     except NoAnswer:
         pass
     return found
@@ -203,6 +218,7 @@ def story_page_api_bases(target, http) -> list[apibase.ApiBase]:
 
 def test_no_error_pages(target, http, check):
     """(7) No error pages: no Cloudflare 502/1033, no proxy or backend page where the site should be."""
+    check.concerns("tunnel", "proxy", "frontend", "backend")
     urls = [target.site("/"), target.site(target.paths.story_page), target.api(target.paths.api_live)]
     unanswered = []
     for url in urls:
@@ -213,7 +229,7 @@ def test_no_error_pages(target, http, check):
             continue
         error_page = classify(answer, target.expect.backend_welcome_title if url != urls[-1] else "")
         if error_page is not None:
-            check.fail(f"Error page at {url}: {error_page.describe()}", answer, error_page.fix)
+            check.fail(f"Error page at {url}: {check.error_page(error_page, url)}", answer, error_page.fix)
     seen = len(urls) - len(unanswered)
     note = f"; no answer from {', '.join(unanswered)} (see the reachability checks)" if unanswered else ""
     check.passed(f"{seen} of {len(urls)} pages answered, none is an error page{note}")

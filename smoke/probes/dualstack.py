@@ -79,16 +79,8 @@ def dialled_origins(target) -> tuple[list[Dialled], list[str]]:
     """Each loopback origin some client on this host dials, from the tunnel's ingress and the environment's URLs;
     and the configs that could not be read."""
     found: dict[tuple[str, int], list[Dialled]] = {}
-    unread = []
-    configs = [target.tunnel.config] if target.tunnel.config else [
-        str(process.config_path) for process in tunnel.find_cloudflared() if process.config_path
-    ]
-    for path in dict.fromkeys(configs):
-        try:
-            config = tunnel.TunnelConfig.read(path)
-        except tunnel.TunnelConfigError as error:
-            unread.append(str(error))
-            continue
+    configs, unread = tunnel.configs_in_use(target)
+    for config in configs:
         for rule in config.ingress:
             if rule.origin and is_loopback(rule.origin[0]):
                 found.setdefault(rule.origin, []).append(Dialled(

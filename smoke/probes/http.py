@@ -22,12 +22,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..text import one_line
+from ..text import duration, one_line, size
 
 FORBIDDEN_PATHS = ("/api/test", "/admin")  # one /api/test route shuts the real backend down
 TEST_HEADER = {"x-c2c-test": "1"}  # marks the traffic as ours; exempt from the app's rate limit
 USER_AGENT = "care2-predemo-smoke"
-MAX_BODY = 4 * 1024 * 1024
+MEGABYTE = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,9 @@ class Answer:
     body: bytes
     timings: Timings
     attempts: int = 1
+    # "" when the body arrived whole; else how far it had got when the caps cut it ("was still arriving
+    # after 3 s and 5 MB"), and the body is dropped: a part of a page judged as the page would be a false finding
+    unfinished: str = ""
 
     @property
     def text(self) -> str:
@@ -83,7 +86,13 @@ class Answer:
         return one_line(self.text, limit)
 
     def describe(self) -> str:
-        return f"{self.method} {self.url} -> {self.status} in {self.timings.describe()}"
+        cut = ", body cut off unfinished" if self.unfinished else ""
+        return f"{self.method} {self.url} -> {self.status} in {self.timings.describe()}{cut}"
+
+    def endless(self, what: str) -> str:
+        """What a presenter is told of an unfinished body: ``what`` (e.g. "the home page") never ends."""
+        return f"{what} answered {self.status}, then {self.unfinished}: it never ends (a proxy or the app is stuck " \
+               "streaming)"
 
 
 @dataclass
@@ -103,7 +112,12 @@ class NoAnswer(Exception):
 
 
 class Client:
-    """One HTTP client for a whole run: shared connections, a memo of every GET, test headers."""
+    """One HTTP client for a whole run: shared connections, a memo of every GET, test headers.
+
+    Every body is capped: ``body_mb`` megabytes, ``body_seconds`` after its headers. A body beyond either
+    is cut and its answer says so (``Answer.unfinished``): a page that never ends costs 5 MB, not the
+    machine's memory.
+    """
 
     def __init__(
         self,
@@ -112,8 +126,11 @@ class Client:
         retry_delay: float,
         headers: dict[str, str] | None = None,
         verify: bool | str = True,
+        body_mb: float = 5.0,
+        body_seconds: float = 3.0,
     ):
         self.connect, self.read, self.retry_delay = connect, read, retry_delay
+        self.body_bytes, self.body_seconds = int(body_mb * MEGABYTE), body_seconds
         self._client = httpx.Client(
             headers={"user-agent": USER_AGENT, **TEST_HEADER, **(headers or {})},
             timeout=httpx.Timeout(connect=connect, read=read, write=read, pool=connect),
@@ -124,6 +141,12 @@ class Client:
         self._claimed: set[tuple] = set()  # memo entries a caller has been given (prefetching claims none)
         # Told of every outcome handed to a caller, and whether an earlier caller had it already.
         self.observers: list[Callable[[Answer | NoAnswer, bool], None]] = []
+
+    @classmethod
+    def with_budgets(cls, budgets, verify: bool | str = True) -> Client:
+        """A client with a target's time budgets and body caps (``target.budgets``)."""
+        return cls(budgets.connect, budgets.read, budgets.retry_delay, verify=verify, body_mb=budgets.body_mb,
+                   body_seconds=budgets.page)
 
     def close(self) -> None:
         self._client.close()
@@ -193,17 +216,10 @@ class Client:
             marks.setdefault(event, (time.perf_counter() - start) * 1000)
 
         request = self._client.build_request(method, url, headers=headers, extensions={"trace": trace}, **kwargs)
-        deadline = start + self.connect + self.read
         try:
             response = self._client.send(request, stream=True)
             try:
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if time.perf_counter() > deadline:
-                        raise httpx.ReadTimeout("body still arriving")
-                    if len(body) > MAX_BODY:
-                        break
+                body, unfinished = self._read_body(response)
             finally:
                 response.close()
         except httpx.HTTPError as error:
@@ -216,7 +232,18 @@ class Client:
             or marks.get("http2.receive_response_headers.complete"),
             total_ms=total,
         )
-        return Answer(method, url, response.status_code, response.headers, bytes(body), timings)
+        return Answer(method, url, response.status_code, response.headers, body, timings, unfinished=unfinished)
+
+    def _read_body(self, response: httpx.Response) -> tuple[bytes, str]:
+        """The whole body and "", or b"" and how far it had got when a cap cut it."""
+        started = time.perf_counter()
+        body = bytearray()
+        for chunk in response.iter_bytes():
+            body += chunk
+            seconds = time.perf_counter() - started
+            if len(body) > self.body_bytes or seconds > self.body_seconds:
+                return b"", f"was still arriving after {duration(seconds)} and {size(len(body))}"
+        return bytes(body), ""
 
 
 def _span(marks: dict[str, float], phase: str) -> float | None:

@@ -134,6 +134,12 @@ class ErrorPage:
     failing_hop: str = ""
     fix: str = ""
 
+    @property
+    def on_the_way(self) -> bool:
+        """The answer of a hop before the app (Cloudflare's 502/530/1033, a proxy's 502-504 or unknown host), not the
+        app's own."""
+        return self.kind in ("cloudflare", "proxy", "invalid-hostname")
+
     def describe(self) -> str:
         parts = [self.summary, f"HTTP {self.status}"]
         if self.ray:

@@ -58,6 +58,11 @@ class App:
     port: str = ""  # PORT in the environment PM2 started it with
     script: str = ""  # pm2_env.pm_exec_path: what PM2 runs
     interpreter: str = ""  # pm2_env.exec_interpreter: what runs it ("none" for a binary)
+    out_log: str = ""  # pm2_env.pm_out_log_path: the app's stdout, kept by PM2
+    err_log: str = ""  # pm2_env.pm_err_log_path: its stderr (the same file when PM2 merges them)
+    home: str = ""  # PM2_HOME of the daemon that runs it (its own log: pm2.log there)
+    cwd: str = ""  # pm2_env.pm_cwd: the folder it runs in
+    max_memory: int | None = None  # pm2_env.max_memory_restart, bytes: PM2 restarts it above this
 
     @classmethod
     def read(cls, entry: Mapping[str, Any]) -> App:
@@ -77,6 +82,11 @@ class App:
             port=str(inner_env.get("PORT", env.get("PORT", "")) or ""),
             script=str(env.get("pm_exec_path") or ""),
             interpreter=str(env.get("exec_interpreter") or ""),
+            out_log=str(env.get("pm_out_log_path") or ""),
+            err_log=str(env.get("pm_err_log_path") or ""),
+            home=str(env.get("PM2_HOME") or ""),
+            cwd=str(env.get("pm_cwd") or ""),
+            max_memory=_int(env.get("max_memory_restart")),
         )
 
     @property

@@ -291,7 +291,9 @@ def judge(target, http: Client, listing: Jlist | PM2Error | None) -> list[Findin
         ))
         found = port_problems(target, role, port, holders, drifted, listing)
         findings += found or [
-            Finding("note", f"{role} on {port}: PID {holder.listener.pid} ({holder.evidence})") for holder in holders
+            Finding("note", f"{role} on {port}: PID {holder.listener.pid}"
+                            + (f" {holder.listener.name}" if holder.listener.name else "") + f" ({holder.evidence})")
+            for holder in holders
         ]
     return findings
 

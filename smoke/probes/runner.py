@@ -21,7 +21,7 @@ def runner_problem(target: Target) -> str:
     url = target.runner.reference_url
     if not url or (on_this_machine(target.site_url) and on_this_machine(target.api_url) and not on_this_machine(url)):
         return ""
-    client = Client(target.budgets.connect, target.budgets.read, target.budgets.retry_delay)
+    client = Client.with_budgets(target.budgets)
     try:
         client.request("GET", url)
     except NoAnswer as failure:

@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from playwright.sync_api import Error as PlaywrightError
+
 
 @dataclass
 class Exchange:
@@ -21,26 +23,33 @@ class Exchange:
     url: str
     status: int | None = None  # None: no answer (refused, CORS, aborted)
     failure: str = ""
-    response: object = field(default=None, repr=False)
-    _body: str | None = field(default=None, repr=False)
+    response: object = field(default=None, repr=False)  # Playwright's, for an API call: its body is read when asked
+    _body: str | None = field(default=None, repr=False)  # None: not read (a page or a file: only the status counts)
+    unreadable: str = ""  # why the browser could not give the body
 
     @property
     def body(self) -> str:
-        """The answer's text: kept as the request finishes (Chromium may not keep it for long), else read now."""
-        self.keep_body()
-        return self._body
+        """The answer's text: the one the walk fetched itself (a work-around), else what the browser still holds.
 
-    def keep_body(self) -> None:
-        if self._body is None:
+        The walk stops the page's loading as soon as a step fails; Chromium then drops an answer the walk handed
+        it (route.fulfill) that the page never read, and one still arriving: the walk's own is never read back."""
+        if self._body is None and self.response is not None:
             try:
-                self._body = self.response.text() if self.response is not None else ""
-            except Exception:  # evicted after a navigation, or a redirect: the status still tells the story
-                self._body = ""
+                self._body = self.response.text()
+            except PlaywrightError as error:
+                self._body, self.unreadable = "", str(error).splitlines()[0].removeprefix("Response.text: ")
+        return self._body or ""
 
     def describe(self) -> str:
-        outcome = f"-> {self.status}" if self.status is not None else f"-> no answer ({self.failure or 'pending'})"
-        excerpt = " ".join(self.body.split())[:200]
-        return f"{self.method} {self.url} {outcome}" + (f": {excerpt}" if excerpt else "")
+        said = f"{self.method} {self.url}"
+        if self.status is None:
+            return f"{said} -> no answer ({self.failure or 'pending'})"
+        said += f" -> {self.status}"
+        if excerpt := " ".join(self.body.split())[:200]:
+            return f"{said}: {excerpt}"
+        if self.unreadable:
+            return f"{said} (its body was gone from the browser when the suite read it: {self.unreadable})"
+        return said + (" (empty body)" if self._body is not None else "")
 
     def json(self):
         try:
@@ -55,18 +64,18 @@ class Traffic:
     console_errors: list[str] = field(default_factory=list)
     document_headers: dict[str, str] = field(default_factory=dict)  # of the last page the browser loaded
 
+    _by_request: dict[object, Exchange] = field(default_factory=dict, repr=False)  # Playwright's request -> its own
+
     @classmethod
     def attach(cls, page) -> Traffic:
         traffic = cls()
-        pending: dict[int, Exchange] = {}
 
         def on_request(request) -> None:
-            exchange = Exchange(request.method, request.url)
-            pending[id(request)] = exchange
+            traffic._by_request[request] = exchange = Exchange(request.method, request.url)
             traffic.exchanges.append(exchange)
 
         def on_response(response) -> None:
-            exchange = pending.get(id(response.request))
+            exchange = traffic._by_request.get(response.request)
             if exchange is None:
                 return
             exchange.status = response.status
@@ -75,13 +84,8 @@ class Traffic:
             elif response.request.resource_type in ("fetch", "xhr"):
                 exchange.response = response
 
-        def on_finished(request) -> None:
-            exchange = pending.get(id(request))
-            if exchange is not None and exchange.response is not None:
-                exchange.keep_body()  # the sync API runs this handler in its own greenlet, where it may block
-
         def on_failed(request) -> None:
-            exchange = pending.get(id(request))
+            exchange = traffic._by_request.get(request)
             if exchange is not None:
                 exchange.failure = request.failure or "failed"
 
@@ -91,11 +95,16 @@ class Traffic:
 
         page.on("request", on_request)
         page.on("response", on_response)
-        page.on("requestfinished", on_finished)
         page.on("requestfailed", on_failed)
         page.on("console", on_console)
         page.on("pageerror", lambda error: traffic.console_errors.append(f"page error: {error}"))
         return traffic
+
+    def fetched(self, request, body: bytes) -> None:
+        """The walk fetched this request's answer itself and hands it to the page: this is its body (the page's
+        "request" event came first: Playwright sends it before it routes the request)."""
+        if exchange := self._by_request.get(request):
+            exchange._body = body.decode("utf-8", errors="replace")
 
     def reset(self) -> None:
         """Forget what was seen: the walk starts again on this page."""

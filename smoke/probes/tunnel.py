@@ -59,6 +59,8 @@ class TunnelCommand:
     metrics: str = ""
     url: str = ""
     token: bool = False
+    logfile: str = ""  # --logfile: where it logs
+    log_directory: str = ""  # --log-directory: it logs to cloudflared.log there
 
 
 def parse_command(cmdline: Sequence[str]) -> TunnelCommand:
@@ -83,7 +85,8 @@ def parse_command(cmdline: Sequence[str]) -> TunnelCommand:
         index += 1
     found = dict(
         config=flags.get("config", ""), metrics=flags.get("metrics", ""), url=flags.get("url", ""),
-        token="token" in flags or "token-file" in flags,
+        token="token" in flags or "token-file" in flags, logfile=flags.get("logfile", ""),
+        log_directory=flags.get("log-directory", ""),
     )
     subcommand = words[1] if words[:1] == ["tunnel"] and len(words) > 1 else ""
     if words[:1] not in ([], ["tunnel"]) or subcommand not in ("", "run"):
@@ -180,6 +183,7 @@ class Ingress:
     hostname: str
     service: str
     path: str = ""
+    http_host_header: str = ""  # originRequest.httpHostHeader: the Host cloudflared sends instead of the hostname
 
     @property
     def origin(self) -> tuple[str, int] | None:
@@ -203,6 +207,8 @@ class TunnelConfig:
     tunnel: str
     metrics: str
     ingress: tuple[Ingress, ...]
+    logfile: str = ""
+    log_directory: str = ""
 
     @classmethod
     def read(cls, path: str | Path) -> TunnelConfig:
@@ -225,11 +231,14 @@ class TunnelConfig:
         if not isinstance(rules, list) or not all(isinstance(rule, dict) for rule in rules):
             raise TunnelConfigError(f"cloudflared config {path} has no readable ingress list (a YAML mapping with "
                                     "ingress: [{hostname, service}, ...] is expected)")
+        defaults = _origin_request(data)
         ingress = tuple(
-            Ingress(str(rule.get("hostname") or ""), str(rule.get("service") or ""), str(rule.get("path") or ""))
+            Ingress(str(rule.get("hostname") or ""), str(rule.get("service") or ""), str(rule.get("path") or ""),
+                    str(_origin_request(rule).get("httpHostHeader") or defaults.get("httpHostHeader") or ""))
             for rule in rules
         )
-        return cls(path, modified, str(data.get("tunnel") or ""), str(data.get("metrics") or ""), ingress)
+        return cls(path, modified, str(data.get("tunnel") or ""), str(data.get("metrics") or ""), ingress,
+                   str(data.get("logfile") or ""), str(data.get("log-directory") or ""))
 
     def rule_for(self, hostname: str) -> Ingress | None:
         """The first rule that matches ``hostname``, as cloudflared picks it (``*.`` wildcards, catch-all)."""
@@ -240,6 +249,27 @@ class TunnelConfig:
             if pattern.startswith("*.") and hostname.endswith(pattern[1:]):
                 return rule
         return None
+
+
+def _origin_request(table) -> dict:
+    """A config's or a rule's originRequest settings (a rule's win over the config's)."""
+    found = table.get("originRequest") if isinstance(table, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def configs_in_use(target) -> tuple[list[TunnelConfig], list[str]]:
+    """The tunnel configs this host runs: tunnel.config, else the --config of each cloudflared that may run Care2's
+    tunnel; and why the ones that could not be read could not."""
+    paths = [target.tunnel.config] if target.tunnel.config else [
+        str(process.config_path) for process in care2_tunnels(target.tunnel.name) if process.config_path
+    ]
+    configs, unread = [], []
+    for path in dict.fromkeys(paths):
+        try:
+            configs.append(TunnelConfig.read(path))
+        except TunnelConfigError as error:
+            unread.append(str(error))
+    return configs, unread
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,8 @@ class StoryWalk:
         self.drop_permissions_policy = False
         self.redirected_apis: set[str] = set()  # API origins whose requests go to the configured API instead
         self.failed_step = ""
+        self.timings: dict[str, tuple[float, float]] = {}  # step -> (seconds, budget) of the last walk
+        self.waited = 0.0  # seconds the running step waited on purpose (the recording), not on the site
         page.route("**/*", self._mark_as_test)
 
     def _mark_as_test(self, route) -> None:
@@ -87,12 +89,14 @@ class StoryWalk:
         try:
             if moved:
                 to = self.target.api_origin + parts.path + (f"?{parts.query}" if parts.query else "")
-                route.fulfill(response=route.fetch(url=to, headers={**request.headers, "x-c2c-test": "1"},
-                                                   timeout=self.step_ms))
+                answer = route.fetch(url=to, headers={**request.headers, "x-c2c-test": "1"}, timeout=self.step_ms)
+                kept = None  # its own headers
             else:
                 answer = route.fetch(headers=headers, timeout=self.step_ms)
                 kept = {name: value for name, value in answer.headers.items() if name.lower() != "permissions-policy"}
-                route.fulfill(response=answer, headers=kept)
+            # Kept before the page has it: Chromium does not keep a body it was handed once the page stops loading.
+            self.traffic.fetched(request, answer.body())
+            route.fulfill(response=answer, headers=kept)
         except PlaywrightError:  # no answer where the work-around sent it: the page sees a failed request
             route.abort("failed")
 
@@ -163,7 +167,7 @@ class StoryWalk:
         return [e for e in self.traffic.exchanges if any(p in e.url for p in API_PATHS)]
 
     def _walk(self, submit: bool) -> str:
-        self.progress = []
+        self.progress, self.timings = [], {}
         self.home()
         self.consent()
         seconds = self.record()
@@ -175,15 +179,23 @@ class StoryWalk:
                 f"% -> 100%, profile {name!r} for ticket {ticket}")
 
     @contextmanager
-    def step(self, name: str, fix: str = ""):
+    def step(self, name: str, fix: str = "", budget: float | None = None):
+        """One step; its time (the recording's own length left out) and budget go to ``timings``."""
+        started, self.waited = time.monotonic(), 0.0
         try:
             yield
         except (AssertionError, PlaywrightError) as error:
+            self._took(name, started, budget)
             self._stop_loading()
             self.shoot(f"{name} (failed)")
             self.failed_step = name
             raise WalkFailed(self.explain(name, error, fix), self._summary(name), self._sources(name)) from None
+        self._took(name, started, budget)
         self.shoot(name)
+
+    def _took(self, name: str, started: float, budget: float | None) -> None:
+        seconds = time.monotonic() - started - self.waited
+        self.timings[name] = (round(seconds, 3), budget or self.target.budgets.browser_step)
 
     def _summary(self, step: str) -> str:
         """The blocker in a few words, for the verdict's line."""
@@ -263,13 +275,14 @@ class StoryWalk:
                 raise AssertionError("the page says: Could not access microphone. Please check permissions.")
             began = time.monotonic()
             self.page.wait_for_timeout(self.target.budgets.recording * 1000)
+            self.waited = self.target.budgets.recording
             self.page.get_by_role("button", name="Stop").click()
             expect(self.page.get_by_text("Recording Complete ✓"), "status 'Recording Complete ✓'").to_be_visible()
             return time.monotonic() - began
 
     def submit_and_process(self) -> None:
         budget = self.target.budgets.processing
-        with self.step("4. Submit and processing", "see the request above; the backend's logs say more"):
+        with self.step("4. Submit and processing", "see the request above; the backend's logs say more", budget):
             self.page.get_by_role("button", name="Create My Profile & Documents").click()
             processing = self.page.get_by_role("heading", name="Processing Your Story")
             expect(processing.or_(self.failure_toast).first, "'Processing Your Story'").to_be_visible()

@@ -70,13 +70,13 @@ from pathlib import Path
 
 import pytest
 
+from ..installed import CHECKS_DIR
 from ..keys import SCREENSHOTS_KEY, TRACES_KEY, VERDICT_KEY
 from ..verdict import Verdict
 
 __all__ = ["REPORTS_DIR_VARIABLE", "VERDICT_KEY", "attach_screenshot", "attach_trace", "verdict_of"]
 
 REPORTS_DIR_VARIABLE = "SMOKE_REPORTS_DIR"
-CHECKS_DIR = Path(__file__).parent.parent / "checks"
 
 
 # ---------------------------------------------------------------------------------------------------

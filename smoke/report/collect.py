@@ -17,6 +17,7 @@ from .. import history
 from ..keys import (
     FIXES_KEY,
     HTTP_OBSERVERS_KEY,
+    INCIDENT_KEY,
     RUNNER_PROBLEM_KEY,
     SCREENSHOTS_KEY,
     TARGET_KEY,
@@ -25,7 +26,8 @@ from ..keys import (
 )
 from ..redact import Redactor
 from ..target import Target
-from ..verdict import COULD_NOT_CHECK, Outcome, Verdict, decide
+from ..text import os_problem
+from ..verdict import COULD_NOT_CHECK, NO_GO, Outcome, Verdict, decide
 from . import decision, render, terminal
 from .files import ReportFiles
 from .pictures import lighten_images, screenshots
@@ -41,9 +43,11 @@ class PresenterReport:
         self.records: dict[str, CheckRecord] = {}
         self.unloaded: list[Outcome] = []  # check modules that failed to import
         self.interrupted = False
+        self.unwritten = ""  # why a file of the report could not be written ("" = all were)
         self.http = HttpLog()
         self.redactor = Redactor()  # until the target is known: shapes and process variables only
         self.runs: list[history.Entry] = []  # this target's runs before this one, for the report's strips
+        self.incident: Path | None = None  # a NO-GO on the demo host: the diagnostics bundle, linked from the page
 
     @property
     def target(self) -> Target:
@@ -153,6 +157,8 @@ class PresenterReport:
                 outcome.warnings.append(str(value))
             elif name == "retried":
                 outcome.retried.append(str(value))
+            elif name == "timings":
+                outcome.timings = dict(value)
             elif name == "playwright_trace":
                 record.traces.append(Path(self.config.invocation_params.dir, str(value)))
             elif name == "playwright_screenshot" and not record.screenshots:  # --screenshot: when no step shots
@@ -199,6 +205,8 @@ class PresenterReport:
             self.runs = decision.recall_runs(self.files, self.target, self.finished, self.outcomes())
         verdict = self.config.stash[VERDICT_KEY] = decide(self.outcomes(), problem)
         verdict.fallback = decision.fallback(self.config.getoption("fallback_verdict"), self.target)
+        if verdict.state == NO_GO and INCIDENT_KEY in self.config.stash:
+            self.incident = self.files.incident  # named now for the page to link; written with the other files
         if verdict.state == COULD_NOT_CHECK and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # nothing was judged: never a silent pass
 
@@ -223,10 +231,19 @@ class PresenterReport:
         raised (a fixture's teardown after Ctrl-C, say): the verdict is decided by then and must be written."""
         try:
             return (yield)
+        except OSError as error:  # pytest-html's or JUnit's file: the verdict is still told, with where it failed
+            self.unwritten = os_problem(error)
         finally:
             if VERDICT_KEY in self.config.stash:
-                decision.write_files(self.files, self.redactor, self.verdict, self.about(), self.target,
-                                     self.finished)
+                try:
+                    decision.write_files(self.files, self.redactor, self.verdict, self.about(), self.target,
+                                         self.finished)
+                    if self.incident is not None:
+                        self.files.write_incident(self.incident, self.config.stash[INCIDENT_KEY], self.redactor)
+                except OSError as error:
+                    self.unwritten = self.unwritten or os_problem(error)
+            if self.unwritten:
+                session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
     @property
     def verdict(self) -> Verdict:
@@ -263,4 +280,4 @@ class PresenterReport:
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """The very last line of the run: the verdict, and where the report is."""
-        terminal.last_line(config, self.files.page)
+        terminal.last_line(config, self.files.page, self.unwritten)

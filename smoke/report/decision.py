@@ -77,7 +77,7 @@ def write_files(files: ReportFiles, redactor: Redactor, verdict: Verdict, about:
         if path.is_file():
             redactor.file(path)
     files.verdict.write_text(redactor.text(verdict.to_json(about)), encoding="utf-8")
+    files.copy_latest()
     settings = target.history
     history.append(files.folder / history.FILE_NAME, history.Entry.of(verdict, about, finished),
                    settings.max_age, settings.max_runs, redactor.text)
-    files.copy_latest()

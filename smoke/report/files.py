@@ -5,13 +5,18 @@ from __future__ import annotations
 import re
 import shutil
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from ..folders import writable
 from ..redact import Redactor
+
+INCIDENT_FILE = 512 * 1024  # bytes of one file in the incident bundle (its end: a log's newest lines)
+INCIDENT_TOTAL = 8 * 1024 * 1024  # bytes of the whole bundle, before compression
 
 
 @dataclass
@@ -27,8 +32,8 @@ class ReportFiles:
     def choose(cls, config: pytest.Config) -> ReportFiles:
         """Our names unless the command line gave --html / --junitxml; the page always self-contained."""
         chosen = config.getoption("reports_dir")
-        folder = Path(config.invocation_params.dir, chosen) if chosen else config.rootpath / "reports"
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = Path(config.invocation_params.dir, chosen or "reports")  # ./reports where the run was started
+        writable(folder, "the reports folder", "give another with SMOKE_REPORTS_DIR or --reports-dir")
         environment = re.sub(r"[^\w.-]+", "-", str(config.getoption("env")))
         base = f"predemo-{environment}-{datetime.now():%Y%m%d-%H%M%S}"
         stem, number = base, 1
@@ -46,6 +51,33 @@ class ReportFiles:
     @property
     def verdict(self) -> Path:
         return self.folder / f"{self.stem}.json"
+
+    @property
+    def incident(self) -> Path:
+        """incident-<env>-<time>.zip: a NO-GO's diagnostics from the demo host."""
+        return self.folder / f"{self.stem.replace('predemo-', 'incident-', 1)}.zip"
+
+    def write_incident(self, path: Path, gather: Callable[[], dict[str, str]], redactor: Redactor) -> None:
+        """The bundle: this run's verdict, report and JUnit file, and the host's facts, each scrubbed, a fact cut to
+        its last INCIDENT_FILE bytes, INCIDENT_TOTAL at most in all. Facts that cannot be gathered are named."""
+        files = {"verdict.json": self.verdict, "report.html": self.page, "junit.xml": self.junit}
+        members = {name: source.read_text(encoding="utf-8", errors="replace")
+                   for name, source in files.items() if source.is_file()}
+        try:
+            members |= gather()
+        except Exception as error:  # noqa: BLE001 (the bundle is for afterwards: it must never break the run's end)
+            members["notes.txt"] = f"the host's facts could not be gathered: {type(error).__name__}: {error}\n"
+        total = 0
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as bundle:
+            for name, text in members.items():
+                data = redactor.text(text).encode("utf-8")
+                # this run's own files whole (a page cut short is no page); a fact's end
+                data = data if name in files else data[-INCIDENT_FILE:]
+                if total + len(data) > INCIDENT_TOTAL:
+                    bundle.writestr("truncated.txt", f"left out from {name} on: the bundle holds {total} bytes\n")
+                    break
+                total += len(data)
+                bundle.writestr(name, data)
 
     def latest(self) -> list[tuple[Path, Path]]:
         """(this run's file, its fixed name): latest.html, latest.xml, verdict.json."""

@@ -35,8 +35,11 @@ def page_top(run: PresenterReport) -> Markup:
     verdict = run.verdict
     rows = [_row(run, record) for record in run.ordered() if record.ran]
     rows += [_row(run, CheckRecord(outcome, "", 0, ran=True)) for outcome in run.unloaded]
+    beside = run.files.page.with_name(history.PAGE_NAME)  # made by python -m smoke.history, or the watch
+    incident = run.incident.name if run.incident else ""
     return Markup(render("top.html.jinja", watch=_watching(run), banner=_banner(run, verdict), rows=rows,
-                         missing=run.missing_lines()))
+                         missing=run.missing_lines(), history_page=beside.name if beside.is_file() else "",
+                         incident=incident))
 
 
 def engineers_heading() -> Markup:

@@ -26,15 +26,18 @@ def checklist(terminalreporter, ordered: list[CheckRecord], unloaded: list[Outco
         terminalreporter.write_line(f"    not in this run: {', '.join(missing)}")
 
 
-def last_line(config: pytest.Config, page: Path) -> None:
-    """The very last line of the run: the verdict, and where the report is."""
+def last_line(config: pytest.Config, page: Path, unwritten: str = "") -> None:
+    """The very last line of the run: the verdict, and where the report is (or why it is not there)."""
     verdict = config.stash.get(VERDICT_KEY, None)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if verdict is None or reporter is None:
         return
     colour = {GO: "green", GO_WITH_WARNINGS: "yellow", NO_GO: "red"}.get(verdict.state, "purple")
     reporter.write_line(verdict.headline(verdict.tally()), **{colour: True, "bold": True})
-    reporter.write_line(f"report: {shown_path(page, config)}")
+    if unwritten:
+        reporter.write_line(f"the report could not be written: {unwritten}", red=True)
+    if page.is_file():
+        reporter.write_line(f"report: {shown_path(page, config)}")
 
 
 def row(outcome: Outcome, width: int) -> str:

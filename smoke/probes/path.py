@@ -1,0 +1,344 @@
+"""The path of a visitor's request on this host, hop by hop: the tunnel's ingress -> the proxy (Caddy) -> the app.
+
+Each hop is asked as the hop before it asks: cloudflared dials the first address its service's name resolves to
+(no fallback) and sends the public host name as Host, unless the rule's originRequest.httpHostHeader names
+another; Caddy picks its route by that Host and passes it on (Care2's `header_up Host {host}`). When a hop answers
+as a gateway (502, 503, 504) or not at all, the proxy's own config (`caddy adapt`, by the binary that runs it)
+names its upstream, which is asked next. The first hop that fails is named, with what it answered. Without a
+tunnel config, the proxy's routes for the environment's public host names are walked. Only loopback is dialled.
+
+>>> site = {"match": [{"host": ["care2connects.org"]}],
+...         "handle": [{"handler": "reverse_proxy", "upstreams": [{"dial": "127.0.0.1:3000"}]}]}
+>>> upstream_for({"apps": {"http": {"servers": {"srv0": {"listen": [":8080"], "routes": [site]}}}}}, 8080,
+...              "care2connects.org")
+'127.0.0.1:3000'
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from fnmatch import fnmatch
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psutil
+
+from . import fixes, tunnel
+from .findings import Finding
+from .http import Answer, Client, NoAnswer, is_loopback
+from .ports import listening_on
+
+GATEWAY = (502, 503, 504)
+ROLES = {"frontend": "the frontend", "backend": "the backend"}
+ADAPT_TIMEOUT = 10.0
+MAX_HOPS = 3  # the tunnel's service, the proxy's upstream, one more proxy behind it
+REFUSED = "refuses: nothing listens there"
+
+
+@dataclass(frozen=True)
+class Route:
+    """A public host name and where this host's first hop for it is: cloudflared's ingress, or the proxy."""
+
+    hostname: str
+    service: str  # http://127.0.0.1:8080
+    host_header: str  # the Host the first hop gets
+    via: str  # "the tunnel ingress (config.yml)", "the proxy (ports.proxy)"
+
+
+@dataclass(frozen=True)
+class Walked:
+    """One route walked: its finding, and whether every hop on this host answered as it should."""
+
+    route: Route
+    finding: Finding
+
+    @property
+    def broken(self) -> bool:
+        return self.finding.severity == "fail"
+
+
+def role_of(target, hostname: str) -> str | None:
+    return {target.hostnames.site: "frontend", target.hostnames.api: "backend"}.get(hostname)
+
+
+def routes(target) -> tuple[list[Route], list[Finding]]:
+    """The routes to walk: each ingress rule of the tunnel's config with a host name, else the proxy's routes for
+    the environment's public host names; and a note or warning for each rule not asked."""
+    configs, unread = tunnel.configs_in_use(target)
+    found: list[Route] = []
+    notes = [Finding("warn", f"{problem}; its ingress is not walked") for problem in unread]
+    for config in configs:
+        for rule in config.ingress:
+            if not rule.hostname or rule.service.startswith("http_status:"):
+                continue  # the catch-all: no public name to ask with
+            where = f"the tunnel ingress for {rule.hostname} ({config.path})"
+            origin = rule.origin
+            if rule.hostname.startswith("*"):
+                notes.append(Finding("note", f"{where}: a wildcard host name, not asked"))
+            elif origin is None or urlsplit(rule.service).scheme not in ("http", "https"):
+                notes.append(Finding("note", f"{where}: {rule.service} is not an HTTP service, not asked"))
+            else:
+                found.append(Route(rule.hostname, rule.service, rule.http_host_header or rule.hostname,
+                                   f"the tunnel ingress ({config.path})"))
+    if not configs and not unread and target.ports.proxy:
+        found = [Route(name, f"http://127.0.0.1:{target.ports.proxy}", name, "the path check (no tunnel config)")
+                 for name in (target.hostnames.site, target.hostnames.api)]
+    return found, notes
+
+
+def first_address(name: str) -> str | None:
+    """The address a dialler without fallback reaches for ``name``: the first this host's resolver gives."""
+    try:
+        return socket.getaddrinfo(name.strip("[]"), None, type=socket.SOCK_STREAM)[0][4][0].split("%")[0]
+    except (OSError, IndexError):
+        return None
+
+
+def url_for(address: str, port: int, path: str, scheme: str = "http") -> str:
+    host = f"[{address}]" if ":" in address else address
+    return f"{scheme}://{host}:{port}{path}"
+
+
+def role_at(target, port: int) -> str | None:
+    """The role the environment gives ``port`` (proxy, frontend, backend), if any."""
+    if not port:
+        return None
+    return {target.ports.proxy: "proxy", target.ports.frontend: "frontend", target.ports.backend: "backend"}.get(port)
+
+
+def hop_name(target, port: int, answer: Answer | None = None) -> str:
+    """How a message names what listens on ``port``: by what it answers as, else by the port the environment
+    gives it."""
+    if answer is not None and (answer.header("server") or "").lower().startswith("caddy"):
+        return "Caddy"
+    return {"proxy": "the proxy", **ROLES}.get(role_at(target, port), "the service")
+
+
+def configured_as(target, port: int) -> str:
+    """" (ports.proxy)" when the environment gives ``port`` to a role."""
+    role = role_at(target, port)
+    return f" (ports.{role})" if role else ""
+
+
+def walk(target, http: Client, route: Route) -> Walked:
+    """Ask each hop of ``route`` as the one before it asks, down to the app; the first failure is the finding."""
+    role = role_of(target, route.hostname)
+    path = target.paths.api_live if role == "backend" else "/"
+    scheme = urlsplit(route.service).scheme
+    name, port = tunnel.Ingress(route.hostname, route.service).origin  # routes() keeps HTTP services only
+    address = first_address(name)
+    if address is None or not is_loopback(address):
+        seen = f"resolves to {address}" if address else "does not resolve"
+        return Walked(route, Finding("note", f"{route.hostname}: {route.via} sends it to {route.service}, whose "
+                                             f"name {seen}: not on this host's loopback, not asked"))
+    shown = f"{route.hostname} (Host {route.host_header})" if route.host_header != route.hostname else route.hostname
+    url = url_for(address, port, path, scheme)
+    hops = [route.via]
+    before = ""  # the gateway that sent us here and what it said
+    for _ in range(MAX_HOPS):
+        try:
+            answer, unanswered = http.get(url, {"host": route.host_header}), None
+        except NoAnswer as failure:
+            answer, unanswered = None, failure
+        who, where = hop_name(target, port, answer), f"{urlsplit(url).netloc}{configured_as(target, port)}"
+        at = f"{who} on {where}"
+        hops.append(at)
+        identity = answer.header("x-care2-origin") if answer is not None else None
+        if identity:
+            app = ROLES.get(identity, identity)
+            if role and identity != role:
+                return Walked(route, Finding(
+                    "fail", f"{shown} reaches {app}, not {ROLES[role]}: {' -> '.join(hops)} (GET {path} -> "
+                            f"{answer.status}, X-Care2-Origin: {identity})",
+                    f"route {route.hostname} to {ROLES[role]} (port {target.service_port(role)}) in the proxy's "
+                    "config or the tunnel ingress"))
+            if before:
+                return Walked(route, Finding(
+                    "fail", f"{before} for {shown}, while its upstream {urlsplit(url).netloc} answers {answer.status} "
+                            f"as {app}: the proxy has marked it down (its health check looks again every "
+                            "health_interval) or cannot use it",
+                    f"wait for the proxy's next health check, or {fixes.restart(target, 'proxy')}"))
+            return Walked(route, Finding("note", f"{shown}: {' -> '.join(hops)}: {app} answers {answer.status}"))
+        if answer is not None and answer.status == 404 and answer.text.lstrip().lower().startswith("invalid hostname"):
+            return Walked(route, Finding(
+                "fail", f"{at} answers 404 {answer.excerpt(80)!r} for Host {route.host_header}: its site address "
+                        "does not match",
+                f"add {route.host_header} to the proxy's host matchers (Caddyfile), then "
+                f"{fixes.restart(target, 'proxy')}"))
+        if answer is not None and answer.status not in GATEWAY:
+            return Walked(route, Finding(
+                "warn", f"{shown}: {at} answers {answer.status} without X-Care2-Origin, so which app answered "
+                        "cannot be told"))
+        refused = unanswered is not None and unanswered.kind == "refused"
+        if answer is not None:
+            said = f"answers {answer.status}" + (f" {answer.excerpt(60)!r}" if answer.body else "")
+        else:
+            said = REFUSED if refused else f"gives no answer ({unanswered.reason})"
+        upstream, why = (None, "") if refused else proxy_upstream(port, route.host_header)
+        if answer is None and upstream is None:
+            why = ""  # silent, and no proxy with an upstream to blame: the path ends at this hop
+        if upstream is None:
+            return Walked(route, _unanswered(target, route, shown, (who, where), said, before, port, why))
+        before = f"{at} {said}"
+        host, _, upstream_port = upstream.rpartition(":")
+        if not is_loopback(host.strip("[]") or "127.0.0.1"):
+            return Walked(route, Finding("warn", f"{before} for {shown}: its upstream {upstream} is not on this "
+                                                 "host's loopback, not asked"))
+        port = int(upstream_port)
+        url = url_for(host.strip("[]") or "127.0.0.1", port, path)
+    return Walked(route, Finding("fail", f"{shown}: more than {MAX_HOPS} hops in a row: {' -> '.join(hops)}"))
+
+
+def _unanswered(target, route: Route, shown: str, hop: tuple[str, str], said: str, before: str, port: int,
+                why: str) -> Finding:
+    """The finding where the path ends at a hop that gives no usable answer and has no upstream to follow."""
+    who, where = hop
+    if why:  # a gateway's answer, and the proxy's config does not name its upstream
+        return Finding("fail", f"{who} on {where} {said} for {shown}; its upstream cannot be named ({why})",
+                       f"check the proxy's upstream for {route.host_header}, and that it runs")
+    role = role_of(target, route.hostname)
+    holder = role_at(target, port)
+    start = f"start {ROLES.get(holder, 'the proxy')}: {fixes.restart(target, holder)}" if holder else ""
+    if not before:
+        return Finding("fail", f"{shown}: {route.via} dials {where}, and {who} there {said}",
+                       start or f"start what should listen there, or point {route.via} at the right port")
+    if not role or holder == role:
+        state = "" if holder not in ROLES else (
+            f"; {who} is down or on another port" if said == REFUSED else f"; {who} hangs or is too slow")
+        return Finding("fail", f"{before} for {shown}: its upstream {where} {said}{state}", start)
+    return Finding("fail", f"{before} for {shown}: its upstream {where} {said}; {ROLES[role]} is configured on "
+                           f"port {target.service_port(role)}",
+                   f"point the proxy's route for {route.host_header} at port {target.service_port(role)} (Caddyfile), "
+                   f"then {fixes.restart(target, 'proxy')}")
+
+
+# --- the proxy's own config: which upstream serves a Host ----------------------------------------------------------
+
+
+def proxy_upstream(port: int, host: str) -> tuple[str | None, str]:
+    """The upstream (``host:port``) the Caddy listening on ``port`` sends ``host`` to, read from its own config by
+    its own binary (`caddy adapt`); else None and why not."""
+    holders = [listener for listener in listening_on(port) if listener.pid]
+    if not holders:
+        return None, f"nothing this user may see listens on port {port}"
+    try:
+        process = psutil.Process(holders[0].pid)
+        exe, cmdline, cwd = process.exe(), process.cmdline(), process.cwd()
+    except psutil.Error as error:
+        return None, f"PID {holders[0].pid} cannot be read ({type(error).__name__})"
+    if "caddy" not in Path(exe).name.lower():
+        return None, f"PID {holders[0].pid} is not Caddy ({exe})"
+    config = read_caddy_config(exe, cmdline, cwd)
+    if isinstance(config, str):
+        return None, config
+    upstream = upstream_for(config, port, host)
+    return (upstream, "") if upstream else (None, f"Caddy's config routes no upstream for Host {host}")
+
+
+def caddy_flag(cmdline: Sequence[str], name: str) -> str:
+    """The value of ``--name`` in a Caddy command line ("" when absent)."""
+    for index, arg in enumerate(cmdline):
+        if arg == f"--{name}" and index + 1 < len(cmdline):
+            return cmdline[index + 1]
+        if arg.startswith(f"--{name}="):
+            return arg.split("=", 1)[1]
+    return ""
+
+
+def read_caddy_config(exe: str, cmdline: Sequence[str], cwd: str) -> dict | str:
+    """The JSON config a running Caddy was started with (its Caddyfile adapted by its own binary), or why not."""
+    config = caddy_flag(cmdline, "config") or "Caddyfile"  # `caddy run` without --config reads ./Caddyfile
+    adapter = caddy_flag(cmdline, "adapter")
+    path = Path(cwd) / config
+    if path.suffix == ".json" and not adapter:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            return f"its config {path} cannot be read ({error})"
+    try:
+        done = subprocess.run([exe, "adapt", "--config", str(path), *(["--adapter", adapter] if adapter else [])],
+                              capture_output=True, text=True, timeout=ADAPT_TIMEOUT, cwd=cwd or None)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"`caddy adapt` could not run ({error})"
+    if done.returncode != 0:
+        return f"`caddy adapt --config {path}` failed: {(done.stderr.strip().splitlines() or ['no output'])[-1]}"
+    try:
+        return json.loads(done.stdout)
+    except ValueError:
+        return f"`caddy adapt --config {path}` printed no JSON"
+
+
+def upstream_for(config: dict, port: int, host: str) -> str | None:
+    """The first upstream of the reverse_proxy that the server on ``port`` runs for ``host``."""
+    servers = ((config.get("apps") or {}).get("http") or {}).get("servers") or {}
+    for server in servers.values():
+        if any(str(listen).rpartition(":")[2] == str(port) for listen in server.get("listen", [])):
+            handler = _handler_for(server.get("routes") or [], host)
+            upstreams = (handler or {}).get("upstreams") or []
+            return str(upstreams[0].get("dial")) if upstreams else None
+    return None
+
+
+def _handler_for(routes: list, host: str) -> dict | None:
+    """The reverse_proxy handler that ``routes`` reach for ``host`` first (subroutes followed), if any."""
+    for route in routes:
+        if not _matches(route.get("match"), host):
+            continue
+        for handler in route.get("handle") or []:
+            kind = handler.get("handler")
+            if kind == "subroute":
+                found = _handler_for(handler.get("routes") or [], host)
+                if found is not None:
+                    return found
+            elif kind == "reverse_proxy":
+                return handler
+            elif kind == "static_response":
+                return None
+    return None
+
+
+def _matches(match_sets, host: str) -> bool:
+    """Caddy's route matching by host (other matchers are taken to match: the path check asks plain paths)."""
+    if not match_sets:
+        return True
+    return any(not matchers.get("host") or any(fnmatch(host.lower(), pattern.lower()) for pattern in matchers["host"])
+               for matchers in match_sets)
+
+
+# --- the judgement ---------------------------------------------------------------------------------------------------
+
+
+def walk_all(target, http: Client) -> tuple[list[Walked], list[Finding]]:
+    """Every route walked, at once (a hung hop costs one wait, not one per route); the notes of routes() too."""
+    found, notes = routes(target)
+    with ThreadPoolExecutor(max_workers=max(1, len(found))) as pool:
+        walked = list(pool.map(lambda route: walk(target, http, route), found))
+    return walked, notes
+
+
+def judge(walked: list[Walked], notes: list[Finding]) -> list[Finding]:
+    if not walked and not notes:
+        return [Finding("warn", "not checked: no tunnel config (tunnel.config, or a running cloudflared's --config) "
+                                "and no proxy (ports.proxy) on this host",
+                        "set tunnel.config to the tunnel's config.yml")]
+    return [*notes, *(item.finding for item in walked)]
+
+
+def behind(target, walked: list[Walked], url: str) -> str:
+    """For an error page at ``url`` (the site's or the API's): the local hop that fails on the path of its public
+    host name, or that every local hop answers; "" when that path was not walked."""
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
+    hostname = {target.site_origin: target.hostnames.site, target.api_origin: target.hostnames.api}.get(origin, "")
+    mine = [item for item in walked if item.route.hostname == hostname]
+    broken = [item for item in mine if item.broken]
+    if broken:
+        return f"on this host, {broken[0].finding.what}"
+    if mine:
+        return (f"on this host every hop for {hostname} answers ({mine[0].finding.what}): the fault lies between "
+                "Cloudflare and this host (the tunnel's edge connections, DNS, the Cloudflare account)")
+    return ""

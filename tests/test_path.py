@@ -1,0 +1,161 @@
+"""The path check's parts: the routes it walks (the Host cloudflared sends), the proxy's upstream read from Caddy's
+own config, a hop's answer judged, and what an edge's error page is told. The whole walk through a real Caddy is
+proven on the stage (tests/test_faults.py: caddy-*, frontend-down, ...)."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from fixtures.stage import caddy as stage_caddy
+from smoke.probes import path
+from smoke.probes.findings import Finding
+from smoke.probes.http import Client
+from smoke.target import load_target
+
+UPSTREAM_CADDYFILE = Path(__file__).resolve().parents[1] / "fixtures" / "windows" / "Caddyfile.production"
+
+
+def target_with(**settings):
+    return load_target("local", environ={f"SMOKE_{key.upper()}": value for key, value in settings.items()})
+
+
+@pytest.fixture
+def http():
+    client = Client(connect=2, read=2, retry_delay=0)
+    yield client
+    client.close()
+
+
+@pytest.mark.skipif(stage_caddy.binary() is None, reason=stage_caddy.MISSING)
+def test_upstreams_are_read_from_caddys_own_config_of_care2s_caddyfile(tmp_path):
+    """Upstream's Caddyfile.production, adapted by Caddy itself: the route of each Host, none for www."""
+    config = path.read_caddy_config(stage_caddy.binary(), ["caddy", "run", "--config", "Caddyfile.production"],
+                                    str(UPSTREAM_CADDYFILE.parent))
+    assert isinstance(config, dict), config
+    assert path.upstream_for(config, 8080, "care2connects.org") == "127.0.0.1:3000"
+    assert path.upstream_for(config, 8080, "API.care2connects.org") == "127.0.0.1:3001"  # hosts match in any case
+    assert path.upstream_for(config, 8080, "www.care2connects.org") is None  # the catch-all's 404
+    assert path.upstream_for(config, 8081, "care2connects.org") is None  # no server on that port
+    broken = tmp_path / "Caddyfile"
+    broken.write_text(":8080 {\n  reverse_prxy 127.0.0.1:3000\n}\n")
+    said = path.read_caddy_config(stage_caddy.binary(), ["caddy", "run", "--config", str(broken)], str(tmp_path))
+    assert isinstance(said, str) and said.startswith(f"`caddy adapt --config {broken}` failed: ")
+
+
+def test_a_json_config_is_read_as_it_is(tmp_path):
+    proxied = {"match": [{"host": ["*.example.org"]}], "handle": [
+        {"handler": "headers"}, {"handler": "reverse_proxy", "upstreams": [{"dial": "localhost:7"}]}]}
+    server = {"listen": ["127.0.0.1:9"], "routes": [{"handle": [{"handler": "subroute", "routes": [proxied]}]}]}
+    (tmp_path / "caddy.json").write_text(json.dumps({"apps": {"http": {"servers": {"a": server}}}}))
+    config = path.read_caddy_config("caddy-not-needed", ["caddy", "run", "--config=caddy.json"], str(tmp_path))
+    assert path.upstream_for(config, 9, "api.example.org") == "localhost:7"
+    assert path.upstream_for(config, 9, "example.com") is None
+
+
+def test_routes_send_the_host_cloudflared_sends(tmp_path):
+    config = tmp_path / "config.yml"
+    config.write_text("""
+tunnel: care2connects-tunnel
+originRequest:
+  httpHostHeader: internal.example
+ingress:
+  - hostname: care2connects.org
+    service: http://localhost:8080
+  - hostname: api.care2connects.org
+    service: http://127.0.0.1:8080
+    originRequest:
+      httpHostHeader: api.internal.example
+  - hostname: "*.care2connects.org"
+    service: http://127.0.0.1:8080
+  - hostname: ssh.care2connects.org
+    service: ssh://127.0.0.1:22
+  - hostname: old.care2connects.org
+    service: https://careconnect-backend.onrender.com
+  - service: http_status:404
+""")
+    found, notes = path.routes(target_with(tunnel_config=f'"{config}"'))
+    assert [(route.hostname, route.service, route.host_header) for route in found] == [
+        ("care2connects.org", "http://localhost:8080", "internal.example"),
+        ("api.care2connects.org", "http://127.0.0.1:8080", "api.internal.example"),
+        ("old.care2connects.org", "https://careconnect-backend.onrender.com", "internal.example"),
+    ]
+    assert [note.what.split(": ", 1)[1] for note in notes] == [
+        "a wildcard host name, not asked", "ssh://127.0.0.1:22 is not an HTTP service, not asked"]
+    remote = path.walk(target_with(tunnel_config=f'"{config}"'), None, found[2])  # never dialled: no client needed
+    assert remote.finding.severity == "note" and "not on this host's loopback, not asked" in remote.finding.what
+
+
+def test_without_a_tunnel_config_the_proxys_routes_for_the_public_names_are_walked():
+    found, notes = path.routes(target_with(tunnel_name='"no-such-tunnel-here"', ports_proxy="8080"))
+    assert [(route.hostname, route.service) for route in found] == [
+        ("care2connects.org", "http://127.0.0.1:8080"), ("api.care2connects.org", "http://127.0.0.1:8080")]
+    assert path.judge(*path.routes(target_with(tunnel_name='"no-such-tunnel-here"', ports_proxy="0")))[0].what \
+        .startswith("not checked: no tunnel config")
+
+
+@pytest.fixture
+def hop():
+    """A loopback server that records the Host of each request and answers as ``hop.answer`` says."""
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.hosts, server.answer = [], (200, {}, "")
+
+    def handle(request: Request) -> Response:
+        server.hosts.append(request.headers.get("host"))
+        status, headers, body = server.answer
+        return Response(body, status, headers)
+
+    server.expect_request(re.compile(".*")).respond_with_handler(handle)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+def route_to(server, host_header="care2connects.org"):
+    return path.Route("care2connects.org", f"http://127.0.0.1:{server.port}", host_header, "the tunnel ingress (x)")
+
+
+def test_a_hop_is_asked_with_the_host_the_tunnel_sends_and_judged_by_who_answers(hop, http):
+    target = target_with(ports_proxy=str(hop.port))
+    hop.answer = (200, {"x-care2-origin": "frontend"}, "<html>")
+    walked = path.walk(target, http, route_to(hop, "internal.example"))
+    assert hop.hosts == ["internal.example"]
+    # named by its port (Caddy names itself by its Server header: werkzeug here sends its own)
+    assert walked.finding == Finding("note", f"care2connects.org (Host internal.example): the tunnel ingress (x) "
+                                             f"-> the proxy on 127.0.0.1:{hop.port} (ports.proxy): the frontend "
+                                             "answers 200")
+    hop.answer = (200, {"x-care2-origin": "backend"}, "<title>CareConnect System - Welcome</title>")
+    assert path.walk(target, Client(2, 2, 0), route_to(hop)).finding.what.startswith(
+        "care2connects.org reaches the backend, not the frontend")
+    hop.answer = (404, {}, "Invalid hostname. Expected: care2connects.org or api.care2connects.org")
+    finding = path.walk(target, Client(2, 2, 0), route_to(hop)).finding
+    assert finding.severity == "fail" and finding.what == (
+        f"the proxy on 127.0.0.1:{hop.port} (ports.proxy) answers 404 'Invalid hostname. Expected: care2connects.org "
+        "or api.care2connects.org' for Host care2connects.org: its site address does not match")
+
+
+def test_a_gateway_whose_config_cannot_be_read_is_named_with_why(hop, http):
+    """A proxy that is not Caddy (here: the test's own server) answers 502: its upstream cannot be named, and why."""
+    hop.answer = (502, {}, "")
+    finding = path.walk(target_with(ports_proxy=str(hop.port)), http, route_to(hop)).finding
+    assert finding.severity == "fail"
+    assert re.fullmatch(rf"the proxy on 127\.0\.0\.1:{hop.port} \(ports\.proxy\) answers 502 for care2connects\.org; "
+                        r"its upstream cannot be named \(PID \d+ is not Caddy \(.+\)\)", finding.what), finding.what
+
+
+def test_an_edge_error_is_told_the_broken_hop_or_that_every_hop_answers():
+    target = target_with(site_url='"https://care2connects.org"', api_url='"https://api.care2connects.org"')
+    site, api = (path.Route(name, "http://127.0.0.1:8080", name, "the tunnel ingress (x)")
+                 for name in ("care2connects.org", "api.care2connects.org"))
+    walked = [path.Walked(site, Finding("note", "care2connects.org: ... the frontend answers 200")),
+              path.Walked(api, Finding("fail", "Caddy on 127.0.0.1:8080 answers 502 for api.care2connects.org: ..."))]
+    assert path.behind(target, walked, "https://api.care2connects.org/health/live") == (
+        "on this host, Caddy on 127.0.0.1:8080 answers 502 for api.care2connects.org: ...")
+    assert path.behind(target, walked, "https://care2connects.org/").startswith(
+        "on this host every hop for care2connects.org answers (care2connects.org: ... the frontend answers 200): the "
+        "fault lies between Cloudflare and this host (the tunnel's edge connections, DNS, the Cloudflare account)")
+    assert path.behind(target, walked, "https://elsewhere.example/") == ""
