@@ -93,7 +93,8 @@ def message(kind: str, verdict: Verdict, target: Target, streak: Streak, report:
         title = f"Care2 {target.name}: recovered, {verdict.state}"
         return title, f"{where} recovered: {verdict.headline()}\nReport: {report}"
     red = [outcome for outcome in verdict.outcomes if outcome.red]
-    lines = [f"{where} is NO-GO: {streak.failures} failed runs in a row.", "Failing checks:"]
+    lines = [f"{where} is NO-GO: {streak.failures} failed runs in a row.",
+             *([f"{verdict.fallback_says()}."] if verdict.fallback else []), "Failing checks:"]
     lines += [f"- {one_liner(outcome)}" for outcome in red[:LISTED_FAILURES]]
     if len(red) > LISTED_FAILURES:
         lines.append(f"- and {len(red) - LISTED_FAILURES} more")

@@ -1,15 +1,17 @@
 """care2-predemo: the pre-demo checks from one command, on Windows, macOS and Linux alike.
 
-usage: care2-predemo [--open] [PYTEST ARGS...]
+usage: care2-predemo [--open] [--fallback ENV] [PYTEST ARGS...]
        care2-predemo watch [--every 5m] [--until HH:MM] [--runs N] [PYTEST ARGS...]   (watch --help)
+       care2-predemo fix [--yes] [--dry-run] [PYTEST ARGS...]   (fix --help: the red lines' commands, with consent)
 
 Run it from any folder. It runs `pytest -m predemo` with the arguments given (--env NAME,
 --env-file=PATH, -m "predemo and not browser", ...; all of pytest's: pytest --help).
 First it says, one line each, what this machine lacks for the run and how to get it;
 it ends with the verdict and the report's path.
 
-  --open      open the report in the default browser when the run is done
-  -h, --help  this text
+  --open          open the report in the default browser when the run is done
+  --fallback ENV  check ENV too (e.g. local) and say whether the demo can be presented from there
+  -h, --help      this text
 
 exit codes: 0 GO or GO WITH WARNINGS, 1 NO-GO or COULD NOT CHECK, 2 interrupted, 4 bad input
 """
@@ -24,16 +26,12 @@ from pathlib import Path
 
 import pytest
 
+from .arguments import BAD_INPUT, INTERRUPTED, NAME, NO_GO, SUBCOMMANDS, BadInput, Command, exit_code, parse
 from .browser import NoBrowser, find_chromium, playwright_chromium
 from .installed import pytest_args
+from .runs import run_checks
 from .target import Target, TargetError, load_target
 
-NAME = "care2-predemo"
-# pytest's exit codes -> the README's: an internal error judged nothing (COULD NOT CHECK), and a
-# selection that matches no check is bad input.
-EXIT_CODES = {pytest.ExitCode.OK: 0, pytest.ExitCode.TESTS_FAILED: 1, pytest.ExitCode.INTERRUPTED: 2,
-              pytest.ExitCode.INTERNAL_ERROR: 1, pytest.ExitCode.USAGE_ERROR: 4,
-              pytest.ExitCode.NO_TESTS_COLLECTED: 4}
 PM2_HINT = "install Node.js, then `npm install -g pm2` (on Windows also pm2-windows-startup to keep it running)"
 
 
@@ -42,67 +40,71 @@ def main(argv: list[str] | None = None) -> int:
         return run_predemo(list(sys.argv[1:] if argv is None else argv))
     except BrokenPipeError:  # the reader went away (`| head`): nothing left to tell it
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush does not fail again
-        return 1
+        return NO_GO
 
 
 def run_predemo(args: list[str]) -> int:
     for stream in (sys.stdout, sys.stderr):  # a Windows console or a redirect in cp1252 cannot say every character
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    if args[:1] == ["watch"]:
-        from . import watch  # only a watch needs it (and apprise)
-
-        return watch.main(args[1:])
-    if "-h" in args or "--help" in args:
-        print(__doc__.strip())
-        return 0
-    open_report = "--open" in args
-    args = [arg for arg in args if arg != "--open"]
     try:
-        environment = option(args, "--env", "SMOKE_ENV") or "local"
-        target = load_target(environment, option(args, "--env-file", "SMOKE_ENV_FILE"))
+        command = parse(args)
+    except BadInput as error:
+        said = " ".join([NAME, *args[:1]]) if args[:1] and args[0] in SUBCOMMANDS else NAME
+        print(f"{said}: {error}", file=sys.stderr)
+        return BAD_INPUT
+    if command.subcommand == "watch":
+        from . import watch as subcommand  # only a watch needs it (and apprise)
+    elif command.subcommand == "fix":
+        from . import fix as subcommand
+    else:
+        subcommand = None
+    if command.help:
+        print((subcommand or sys.modules[__name__]).__doc__.strip())
+        return 0
+    try:
+        target = load_target(command.environment, command.environment_file)
     except TargetError as error:
-        print(f"{NAME}: {error}", file=sys.stderr)
-        return 4
-    for line in missing(target, walks=not excludes_browser(args)):
+        print(f"{' '.join([NAME, command.subcommand]).strip()}: {error}", file=sys.stderr)
+        return BAD_INPUT
+    if subcommand is not None:
+        return subcommand.main(command, target)
+    fallback = target.fallback if command.fallback is None else command.fallback
+    if fallback == target.name or {"--collect-only", "--co"} & set(command.pytest_args):
+        fallback = ""
+    try:
+        fallback_target = load_target(fallback, command.environment_file) if fallback else None
+    except TargetError as error:
+        print(f"{NAME}: the fallback: {error}", file=sys.stderr)
+        return BAD_INPUT
+    for line in missing(target, walks=command.walks):
         print(f"{NAME}: {line}", file=sys.stderr)
+    try:
+        extra = [f"--fallback-verdict={check_fallback(command, fallback_target)}"] if fallback_target else []
+    except KeyboardInterrupt:
+        print(f"{NAME}: interrupted while checking the fallback", file=sys.stderr)
+        return INTERRUPTED
     run = RunOutcome()
-    code = EXIT_CODES.get(pytest.main(["-m", "predemo", *pytest_args(one_word(args))], plugins=[run]), 1)
-    if open_report and run.page is not None and run.page.is_file():
+    code = exit_code(pytest.main(["-m", "predemo", *pytest_args([*command.for_pytest(), *extra])], plugins=[run]))
+    if command.open_report and run.page is not None and run.page.is_file():
         if not webbrowser.open(run.page.resolve().as_uri()):
             print(f"{NAME}: no default browser to open the report; open {run.page}", file=sys.stderr)
     return code
 
 
-def option(args: list[str], name: str, variable: str = "") -> str | None:
-    """The value of ``NAME VALUE``, ``--name=VALUE`` or ``-nVALUE`` (the last one given), else the environment's."""
-    found = (os.environ.get(variable) or None) if variable else None
-    attached = name + "=" if name.startswith("--") else name
-    for index, arg in enumerate(args):
-        if arg == name and index + 1 < len(args):
-            found = args[index + 1]
-        elif arg.startswith(attached) and arg != name:
-            found = arg[len(attached):]
-    return found
-
-
-def one_word(args: list[str]) -> list[str]:
-    """``--env-file PATH`` as ``--env-file=PATH``: two words would make pytest take PATH for a test path."""
-    joined, index = [], 0
-    while index < len(args):
-        if args[index] == "--env-file" and index + 1 < len(args):
-            joined.append(f"--env-file={args[index + 1]}")
-            index += 2
-        else:
-            joined.append(args[index])
-            index += 1
-    return joined
-
-
-def excludes_browser(args: list[str]) -> bool:
-    """The run's -m (the last one wins in pytest) leaves the browser walk out."""
-    marks = option(args, "-m")
-    return marks is not None and "not browser" in marks
+def check_fallback(command: Command, fallback: Target) -> Path:
+    """Run the checks against the fallback first, into a folder of its own (its walk with its own write rules); the
+    verdict file it wrote, which the main run's verdict tells of. Its HTTP checks and walk only: the host checks
+    judge this host's tunnel, proxy and processes, which the main run judges on the same host, and a broken tunnel
+    or proxy does not stop a demo presented from localhost."""
+    reports = command.reports / "fallback"
+    print(f"{NAME}: checking the fallback first: {fallback.name} ({fallback.site_url}) ...", flush=True)
+    verdict_file = reports / "verdict.json"
+    verdict_file.unlink(missing_ok=True)  # an old one must not pass for this run's
+    environ = {**os.environ, "SMOKE_REPORTS_DIR": str(reports)}
+    marks = f"({command.marks or 'predemo'}) and not host"
+    run_checks(pytest_args([*command.for_pytest(marks, fallback.name), f"--reports-dir={reports}"]), environ)
+    return verdict_file
 
 
 def missing(target: Target, walks: bool) -> list[str]:

@@ -25,6 +25,7 @@ import pytest
 
 from .evidence import Evidence
 from .probes.findings import Finding
+from .probes.fixes import Fix, kept
 from .probes.http import Answer, Client, NoAnswer
 from .probes.pages import ErrorPage, classify
 
@@ -51,6 +52,7 @@ class Check:
         self.behind = behind
         self.retried: list[str] = []
         self.warnings: list[str] = []
+        self.fixes: list[Fix] = []  # the red lines' fixes that are data (fixes.kept), for `care2-predemo fix`
         self.result = ""
         # what -> (seconds, budget or None): the check's main request, or the walk's steps (the history's chart)
         self.timings: dict[str, tuple[float, float | None]] = {}
@@ -77,6 +79,7 @@ class Check:
         """Fail the check (within a part: that part); ``summary``, a few words of the cause, goes into the verdict's
         line."""
         self.result = summary
+        self.keep(fix)
         lines = [what]
         if answer is not None:
             lines.append(f"  request: {answer.describe()}")
@@ -88,6 +91,11 @@ class Check:
             lines.append(f"  fix: {fix}")
         lines += [f"  evidence: {line}" for line in self.evidence.lines(self.roles)]
         pytest.fail("\n".join(lines), pytrace=False)
+
+    def keep(self, fix: str) -> None:
+        """Keep a red line's fix for `care2-predemo fix` when it is data (a part's is kept once, as it breaks)."""
+        if kept(fix) and fix not in self.fixes:
+            self.fixes.append(fix)
 
     def that(self, holds: bool, what: str, expected, seen, answer: Answer | None = None, fix: str = "") -> None:
         if not holds:
@@ -148,6 +156,8 @@ class Check:
             only = (broken or failures)[0]
             self.fail(only.what if broken else f"{title}: {only.what}", fix=only.fix)
         if broken or failures:
+            for finding in failures:
+                self.keep(finding.fix)
             lines = [f"{title}: {len(broken) + len(failures)} problems"]
             for finding in [*broken, *failures]:
                 lines.append("  - " + finding.what.replace("\n", "\n  "))

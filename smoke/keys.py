@@ -19,6 +19,7 @@ TARGET_KEY: pytest.StashKey[Target] = pytest.StashKey()
 HTTP_OBSERVERS_KEY = pytest.StashKey[list]()  # callables told of each answer the run's `http` client hands out
 SCREENSHOTS_KEY = pytest.StashKey[list]()  # a check's (caption, image) pairs, for its row in the report
 TRACES_KEY = pytest.StashKey[list]()  # a check's kept Playwright traces, for its row in the report
+FIXES_KEY = pytest.StashKey[list]()  # the fixes of a red check that a command (or a wait) can do: probes.fixes.Fix
 # Why this machine could not judge the target ("" = it could): asked before the first check and again
 # at the end when a check failed. The report passes it to verdict.decide(): COULD NOT CHECK, no alert.
 RUNNER_PROBLEM_KEY = pytest.StashKey[str]()

@@ -23,7 +23,7 @@ from .browser import NoBrowser, find_chromium
 from .conditions import Check
 from .evidence import Evidence
 from .folders import writable
-from .keys import HTTP_OBSERVERS_KEY, INCIDENT_KEY, RUNNER_PROBLEM_KEY, SCREENSHOTS_KEY, TARGET_KEY
+from .keys import FIXES_KEY, HTTP_OBSERVERS_KEY, INCIDENT_KEY, RUNNER_PROBLEM_KEY, SCREENSHOTS_KEY, TARGET_KEY
 from .probes.http import Client
 from .probes.runner import runner_problem
 from .probes.tls import trust
@@ -338,6 +338,7 @@ def check(http: Client, target: Target, evidence: Evidence, request: pytest.Fixt
         request.node.user_properties.append(("retried", line))
     for line in current.warnings:
         request.node.user_properties.append(("warning", line))
+    request.node.stash[FIXES_KEY] = current.fixes
     if current.timings:
         request.node.user_properties.append(("timings", current.timings))
 

@@ -143,6 +143,7 @@ class AppConfig(_Section):
     backend_env: str = ""
     ecosystem: str = ""
     frontend_env: str = ""
+    checkout: str = ""  # the app's source folder: `care2-predemo fix` says where in it a code defect is
 
 
 class Target(_Section):
@@ -152,6 +153,7 @@ class Target(_Section):
     api_url: str
     host_checks: bool
     allow_writes: bool
+    fallback: str = ""  # another environment care2-predemo checks beside this one, to present from if this fails
     secrets: list[str]
     chromium_args: list[str]
     ports: Ports

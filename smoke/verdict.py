@@ -38,6 +38,7 @@ class Outcome:
     seconds: float = 0.0
     step: int = 0  # its line number in the checklist; 0 = not on the checklist
     name: str = ""  # the checklist line's short name ("API health")
+    fixes: list[dict] = field(default_factory=list)  # a red one's fixes a command can do (probes.fixes.Fix.data)
     # what -> (seconds, budget or None): its main request's time, or the walk's steps (the run history keeps them)
     timings: dict[str, tuple[float, float | None]] = field(default_factory=dict)
 
@@ -60,6 +61,9 @@ class Verdict:
     state: str
     reason: str
     outcomes: list[Outcome]
+    # the fallback checked beside this target in the same `care2-predemo --fallback` (the local site on the demo
+    # host): its environment, page URL (`where`), state and reason; {} = none was
+    fallback: dict[str, str] = field(default_factory=dict)
 
     def count(self, state: str) -> int:
         return sum(1 for outcome in self.outcomes if outcome.state == state)
@@ -73,9 +77,20 @@ class Verdict:
                  f"{self.count('skipped')} skipped" if self.count("skipped") else ""]
         return ", ".join(part for part in parts if part) or "no checks"
 
-    def headline(self) -> str:
-        """The verdict and its reason on one line, as the terminal ends and an alert begins."""
-        return f"{self.state}: {self.reason}"
+    def headline(self, counts: str = "") -> str:
+        """The verdict and its reason (and ``counts``) on one line, as the terminal ends and an alert begins; with a
+        fallback, whether the demo can be presented from there."""
+        said = f"{self.state}: {self.reason}" + (f" ({counts})" if counts else "")
+        return said + (f". {self.fallback_says()}" if self.fallback else "")
+
+    def fallback_says(self) -> str:
+        """'Fallback http://localhost:3000/tell-your-story: GO — present from there', or why it will not do either."""
+        fallback = self.fallback
+        carries = fallback["state"] in (GO, GO_WITH_WARNINGS)
+        said = f"Fallback {fallback['where']}: {fallback['state']}"
+        if carries:
+            return said + (" — present from there" if self.state not in (GO, GO_WITH_WARNINGS) else "")
+        return f"{said} ({fallback['reason']})" + (" — neither will carry the demo" if self.state == NO_GO else "")
 
     def to_json(self, about: Mapping[str, object] | None = None) -> str:
         """The verdict file (reports/verdict.json); ``about`` says which run: environment, report, times."""
@@ -87,7 +102,7 @@ def from_json(text: str) -> Verdict:
     data = json.loads(text)
     known = {each.name for each in fields(Outcome)}
     outcomes = [Outcome(**{key: value for key, value in entry.items() if key in known}) for entry in data["outcomes"]]
-    return Verdict(data["state"], data["reason"], outcomes)
+    return Verdict(data["state"], data["reason"], outcomes, data.get("fallback") or {})
 
 
 def decide(outcomes: list[Outcome], runner_problem: str = "") -> Verdict:

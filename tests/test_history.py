@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from fixtures import history as made_up
-from smoke import charts, history, watch
+from smoke import arguments, charts, history
 from smoke.history import Entry
 from smoke.verdict import Outcome, Verdict
 from tests.conftest import ROOT
@@ -83,20 +83,20 @@ def test_a_line_red_now_gets_no_flapped_warning_from_its_other_check():
 
 @pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("5m", 300), ("1h", 3600), ("90", 90), ("1.5m", 90)])
 def test_watch_durations(text, seconds):
-    assert watch.duration(text, "--every") == seconds
+    assert arguments.duration(text, "--every") == seconds
 
 
 def test_watch_bad_input_is_one_line():
     now = datetime(2026, 12, 3, 13, 0).astimezone()
-    with pytest.raises(watch.BadInput, match="say how long as 30s, 5m or 1h"):
-        watch.Plan.parse(["--every", "soon"], now)
-    with pytest.raises(watch.BadInput, match="HH:MM"):
-        watch.Plan.parse(["--until=25:99"], now)
-    with pytest.raises(watch.BadInput, match="whole number"):
-        watch.Plan.parse(["--runs", "0"], now)
-    plan = watch.Plan.parse(["--until", "12:30", "--runs=3", "-m", "predemo and not browser"], now)
+    with pytest.raises(arguments.BadInput, match="say how long as 30s, 5m or 1h"):
+        arguments.parse(["watch", "--every", "soon"], now)
+    with pytest.raises(arguments.BadInput, match="HH:MM"):
+        arguments.parse(["watch", "--until=25:99"], now)
+    with pytest.raises(arguments.BadInput, match="whole number"):
+        arguments.parse(["watch", "--runs", "0"], now)
+    plan = arguments.parse(["watch", "--until", "12:30", "--runs=3", "-m", "predemo and not browser", "-q"], now)
     assert plan.until == now.replace(hour=12, minute=30) + timedelta(days=1)  # passed today: tomorrow's
-    assert plan.runs == 3 and plan.pytest_args == ("-m", "predemo and not browser")
+    assert plan.runs == 3 and plan.for_pytest() == ["-m", "predemo and not browser", "-q"]
 
 
 def test_entries_round_trip_as_json(tmp_path):

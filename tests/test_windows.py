@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from test_report import env_file  # `local` at a site and an API, host checks off
 
+from fixtures.stage import Stage
+from fixtures.stage import pm2 as stage_pm2
 from smoke.verdict import COULD_NOT_CHECK, GO, GO_WITH_WARNINGS, NO_GO
 from tests.conftest import serving
 
@@ -64,6 +66,18 @@ def test_output_survives_a_cp1252_console(tmp_path, unicode_site, run_command):
     assert "UnicodeEncodeError" not in run.output and "INTERNALERROR" not in run.output, run.output
     assert (run.code, run.verdict["state"]) == (1, NO_GO)
     assert lines[-2].startswith("NO-GO") and lines[-1].startswith("report: ")
+
+
+@pytest.mark.skipif(not stage_pm2.installed(), reason=stage_pm2.MISSING)
+def test_windows_like_fix_starts_a_stopped_frontend(tmp_path, run_command):
+    """`care2-predemo fix --yes` in a process without what Windows lacks: it runs the command it shows (the start of
+    the frontend's PM2 app) and ends GO."""
+    with Stage({"frontend-down"}, workdir=tmp_path / "stage", pm2=True) as stage:
+        run = run_command(sys.executable, str(ROOT / "tools" / "windowslike.py"), "-m", "smoke.cli", "fix", "--yes",
+                          f"--env-file={stage.env_file}", "-m", "predemo and not browser", "-p", "no:cacheprovider")
+    said = run.stdout.decode()
+    assert "runs:" in said and "--only careconnect-frontend-prod" in said and "run it? yes (--yes)" in said, said
+    assert (run.code, run.verdict["state"].startswith("GO")) == (0, True), run.output
 
 
 def test_the_suite_names_nothing_windows_lacks():

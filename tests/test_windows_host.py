@@ -17,7 +17,7 @@ from test_host_probes import IPV6
 
 from fixtures.windows.host import WindowsHost, sample, windows_folder
 from smoke.conditions import Check
-from smoke.probes import appconfig, build, logs, pm2, ports, processes, standstill, tunnel
+from smoke.probes import appconfig, build, fixes, logs, pm2, ports, processes, standstill, tunnel
 from smoke.probes.findings import Finding
 from smoke.probes.http import Client
 from smoke.probes.pm2 import App, Jlist, parse_jlist
@@ -150,9 +150,29 @@ def test_cloudflared_as_a_windows_service_runs_the_named_tunnel(windows):
 def test_a_tunnel_run_as_a_service_is_restarted_as_one(windows):
     windows.host("host-cloudflared-service.json")
     windows.config.touch()  # changed after the service started: it runs the old config
-    failed, _ = tunnel_check(windows, windows.target())
+    failed, check = tunnel_check(windows, windows.target())
     assert "the running tunnel ignores that change" in failed
     assert "Restart-Service Cloudflared (PowerShell as administrator" in failed and "pm2 restart" not in failed
+    # what `care2-predemo fix` runs for it: PowerShell's Restart-Service, then the tunnel's settle time
+    assert [step.argv for fix in check.fixes for step in fix.steps] == [
+        ("powershell", "-NoProfile", "-Command", "Restart-Service Cloudflared")]
+    assert check.fixes[0].wait.seconds == windows.target().tunnel.min_uptime
+
+
+def test_a_foreign_process_on_a_care2_port_is_stopped_by_its_pid_on_windows(windows, monkeypatch):
+    """Another program on the backend's port (here: the frontend's listener, answering as the frontend)."""
+    monkeypatch.setattr(fixes, "WINDOWS", True)
+    host = windows.host("host-pm2-windows.json")
+    frontend = windows.target().ports.frontend
+    holder = next(pid for pid, _, port in host.listening if port == frontend)
+    host.processes[holder].update(name="python.exe", cmdline=["python.exe", "-m", "http.server"])
+    target = windows.target(SMOKE_PORTS_BACKEND=str(frontend))
+    failed, check = ports_check(windows, target, windows.jlist("jlist-pm2-windows.json"))
+    assert f"backend: port {frontend} is held by PID {holder} (python.exe -m http.server)" in failed, failed
+    steps = [step for fix in check.fixes for step in fix.steps]
+    assert steps[0].shown() == f'powershell -NoProfile -Command "Stop-Process -Id {holder} -Force"'
+    assert steps[0].touches == f"process {holder} (python.exe -m http.server)" and steps[0].pid == holder
+    assert steps[1].shown() == "pm2.cmd restart careconnect-backend-prod"
 
 
 def test_a_service_whose_command_line_this_user_may_not_read(windows):

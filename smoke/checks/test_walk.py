@@ -10,6 +10,7 @@ pytestmark = [pytest.mark.predemo, pytest.mark.browser]
 def test_tell_your_story_walk(target, request, check, pytestconfig, walk_screenshots, writes_allowed):
     """(10) The walk: home, consent, recording with a microphone, submit, processing, profile."""
     refuse_endless_pages(target, check)
+    from smoke.probes.fixes import Fix
     from smoke.probes.walk import StoryWalk, WalkFailed  # Playwright: only for a run that walks
 
     check.concerns("backend", "frontend", "proxy", "tunnel")  # an API error first: most of its blockers are one
@@ -18,14 +19,14 @@ def test_tell_your_story_walk(target, request, check, pytestconfig, walk_screens
     try:
         result = walk.run(submit=writes_allowed, see_past=see_past)
     except WalkFailed as failure:
-        stopped, summary = str(failure), failure.summary
+        stopped, summary, sources = str(failure), failure.summary, failure.sources
     else:
         stopped = summary = ""
     finally:
         walk_screenshots.extend(walk.shots)
         check.timings = walk.timings
-    if stopped:
-        check.fail(stopped, summary=summary)
+    if stopped:  # the message has the fix of each blocker; what in the app's code they come from goes with it
+        check.fail(stopped, summary=summary, fix=Fix("", sources=sources))
     for line in walk.traffic.console_errors[:5]:
         check.warn(f"console error during the walk: {line[:200]}")
     check.passed(result)

@@ -15,21 +15,21 @@ SITE_ROLES = ("frontend", "proxy", "tunnel")
 API_ROLES = ("backend", "proxy", "tunnel")
 
 
-def start_frontend(target) -> str:
-    return (
+def start_frontend(target) -> fixes.Fix:
+    return fixes.restart(target, "frontend").saying(
         f"start the frontend (pm2 restart {target.pm2.apps.get('frontend', 'the frontend app')}) and check it "
         f"listens on port {target.ports.frontend}; through the tunnel, check the tunnel and proxy too"
     )
 
 
-def start_backend(target) -> str:
-    return (
+def start_backend(target) -> fixes.Fix:
+    return fixes.restart(target, "backend").saying(
         f"start the backend (pm2 restart {target.pm2.apps.get('backend', 'the backend app')}) and check it "
         f"listens on port {target.ports.backend} (the API URL is {target.api_url})"
     )
 
 
-def silent_backend(target, http, request) -> str:
+def silent_backend(target, http, request) -> fixes.Fix:
     """The fix for a backend that gives no answer: where this host is checked and the backend's process is stopped or
     hangs (PM2 still calling it online), restart it, naming it; else start it."""
     if target.host_checks and not backend_alive(http, target):
@@ -38,7 +38,7 @@ def silent_backend(target, http, request) -> str:
         owners = pm2.care2_roots(target, request.getfixturevalue("pm2_list"))
         stuck = [still for still in standstill.find(target, http, owners, "backend") if not still.still_served]
         if stuck:
-            return f"{stuck[0].brief}: {stuck[0].fix}"
+            return stuck[0].fix.saying(f"{stuck[0].brief}: {stuck[0].fix}")
     return start_backend(target)
 
 
@@ -75,7 +75,8 @@ def frontend_page(check, target, path: str, what: str):
     """A page of the site that must be the frontend's HTML, answered in time."""
     url, fix = target.site(path), start_frontend(target)
     answer = check.get(url, what, fix, budget=target.budgets.page)
-    check.that(answer.status == 200, f"{what} status", 200, answer.status, answer, fix)
+    # it answers: restarting it is no command to run blindly (a wrong route gives the same), only the words
+    check.that(answer.status == 200, f"{what} status", 200, answer.status, answer, str(fix))
     check.that(answer.content_type == "text/html", f"{what} content type", "text/html", answer.content_type, answer)
     origin = answer.header("x-care2-origin")
     check.that(
@@ -192,22 +193,25 @@ def test_frontend_to_backend(target, check, http, request):
     site_up, backend_up = answers(http, target.site("/")), backend_alive(http, target)
     silent = silent_backend(target, http, request)
     if backend_up:
-        rewrite_fix = "the frontend's NEXT_PUBLIC_API_URL does not point at the running backend: fix it and rebuild"
+        rewrite_fix = fixes.Fix("the frontend's NEXT_PUBLIC_API_URL does not point at the running backend: fix it and "
+                                "rebuild")
     else:  # the rewrite may be right while nothing answers where it leads (the backend down or hung)
-        rewrite_fix = f"the backend does not answer at {target.api_url}, so the rewrite cannot reach it: {silent}"
+        rewrite_fix = silent.saying(
+            f"the backend does not answer at {target.api_url}, so the rewrite cannot reach it: {silent}")
     try:  # asked at the run's start too
         reached = reaches_backend(http.get(rewrite_url))
     except NoAnswer:
         reached = False
     built = rewrite_in_build(target, request) if target.host_checks and not reached else None
     if built is not None and built.elsewhere:
-        rewrite_fix = (f"rebuild the frontend with NEXT_PUBLIC_API_URL at the backend's port (next build in its "
-                       f"folder: the rewrite is fixed at build time), then {fixes.restart(target, 'frontend')}")
+        rewrite_fix = fixes.Fix(f"rebuild the frontend with NEXT_PUBLIC_API_URL at the backend's port (next build in "
+                                f"its folder: the rewrite is fixed at build time), then "
+                                f"{fixes.restart(target, 'frontend')}")
     # Each part is judged whatever the others found: the presenter gets every problem in one run.
     with check.part():
         in_build = f"; {built.sentence}" if built else ""
-        rewrite = check.get(rewrite_url, "Frontend /api rewrite",
-                            (rewrite_fix if site_up else start_frontend(target)) + in_build)
+        unanswered = rewrite_fix if site_up else start_frontend(target)
+        rewrite = check.get(rewrite_url, "Frontend /api rewrite", unanswered.saying(unanswered + in_build))
         seen = f"{rewrite.status} from {rewrite.header('x-care2-origin') or 'unknown'}{in_build}"
         check.that(reaches_backend(rewrite), "Frontend /api rewrite", "an answer from the backend", seen, rewrite,
                    rewrite_fix)

@@ -130,7 +130,6 @@ def judge(http: Client, bases: list[ApiBase], site_url: str, api_url: str, live_
     """Every base the page would call from ``site_url`` must be the configured API, or at least answer as the
     backend; a loopback base in a page served to visitors from elsewhere is unreachable for them."""
     site = urlsplit(site_url)
-    fix = fixes.api_base(api_url)
     used = used_from(bases, site_url)
     findings = []
     for base in bases:
@@ -142,15 +141,15 @@ def judge(http: Client, bases: list[ApiBase], site_url: str, api_url: str, live_
             severity = "fail" if base.picked_for(site_url) else "warn"
             findings.append(Finding(severity, f"the Tell Your Story page served from {site.netloc} may call "
                                     f"{base.describe()}, which a visitor's browser looks for on the visitor's own "
-                                    f"machine", fix))
+                                    f"machine", fixes.api_base(api_url, base.origin)))
         else:
             answer = ask(http, base, live_path)
             if answer.backend:
                 findings.append(Finding("warn", f"the Tell Your Story page served from {site.netloc} calls "
                                         f"{base.describe()}, a Care2 backend other than the configured API "
-                                        f"{api_url} ({answer.said})", fix))
+                                        f"{api_url} ({answer.said})", fixes.api_base(api_url, base.origin)))
             else:
                 findings.append(Finding("fail", f"the Tell Your Story page served from {site.netloc} sends the "
                                         f"story to {base.describe()}, not to the configured API {api_url}: "
-                                        f"{answer.said}", fix))
+                                        f"{answer.said}", fixes.api_base(api_url, base.origin)))
     return findings

@@ -158,11 +158,12 @@ def walk(target, http: Client, route: Route) -> Walked:
                     f"route {route.hostname} to {ROLES[role]} (port {target.service_port(role)}) in the proxy's "
                     "config or the tunnel ingress"))
             if before:
+                restart = fixes.restart(target, "proxy")  # it runs (it answered): a restart clears what it marked
                 return Walked(route, Finding(
                     "fail", f"{before} for {shown}, while its upstream {urlsplit(url).netloc} answers {answer.status} "
                             f"as {app}: the proxy has marked it down (its health check looks again every "
                             "health_interval) or cannot use it",
-                    f"wait for the proxy's next health check, or {fixes.restart(target, 'proxy')}"))
+                    restart.saying(f"wait for the proxy's next health check, or {restart}")))
             return Walked(route, Finding("note", f"{shown}: {' -> '.join(hops)}: {app} answers {answer.status}"))
         if answer is not None and answer.status == 404 and answer.text.lstrip().lower().startswith("invalid hostname"):
             return Walked(route, Finding(

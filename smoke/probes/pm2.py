@@ -277,7 +277,7 @@ def care2_roots(target, listing: Jlist | PM2Error | None) -> dict[int, processes
     roles = {name: role for role, name in target.pm2.apps.items()}
     for app in apps_of(listing):
         if app.name in roles and app.pid > 0:
-            roots.setdefault(app.pid, processes.Owner(f"PM2 app {app.name}", f"pm2 restart {app.name}",
+            roots.setdefault(app.pid, processes.Owner(f"PM2 app {app.name}", fixes.restart(target, roles[app.name]),
                                                       roles[app.name], app.status))
     for role in ports.ROLES:
         port = target.service_port(role)
@@ -339,7 +339,8 @@ def judge_app(target, role: str, app: App, now: float, later: App | None = None)
     app a few seconds on, when it had restarted recently."""
     settings = target.pm2
     eco, logs = fixes.ecosystem_file(target), fixes.logs(target, role)
-    redo = f"{fixes.recreate(target, app.name)}; if it comes back the same, PM2's daemon itself is stale: pm2 update"
+    recreate = fixes.recreate(target, app.name)
+    redo = recreate.saying(f"{recreate}; if it comes back the same, PM2's daemon itself is stale: pm2 update")
     loop_fix = f"it crashes soon after it starts: read {logs}, fix the cause, then pm2 restart {app.name}"
     if app.shim_run_by_node:
         loop_fix = (f"PM2 runs the Windows shim {app.script} with Node, which cannot read it (a SyntaxError on its "
@@ -347,7 +348,7 @@ def judge_app(target, role: str, app: App, now: float, later: App | None = None)
                     f"script (Next: node_modules/next/dist/bin/next, args start), then "
                     f"{fixes.recreate(target, app.name)}")
     if app.status in ("stopped", "stopping") and not between_runs(app):
-        return [Finding("fail", f"{app.label} is {app.status} in PM2", f"pm2 restart {app.name}")]
+        return [Finding("fail", f"{app.label} is {app.status} in PM2", fixes.restart(target, role))]
     if app.status == "errored":
         return [Finding("fail", f"{app.label} is errored: PM2 gave up restarting it after {app.restarts} restarts",
                         loop_fix)]

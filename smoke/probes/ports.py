@@ -22,7 +22,7 @@ import psutil
 from . import fixes
 from .findings import Finding
 from .http import Answer, Client, NoAnswer, is_loopback
-from .processes import ancestors, name_and_cmdline
+from .processes import ancestors, name_and_cmdline, start_time
 
 if TYPE_CHECKING:  # pm2's judgement reads the listeners: a type only here, not an import cycle
     from .pm2 import App, Jlist, PM2Error
@@ -65,6 +65,7 @@ class Listener:
     addresses: tuple[str, ...]
     name: str = ""
     cmdline: tuple[str, ...] = ()
+    created: float = 0.0  # the process's start time (psutil), to know it again before stopping it; 0: unknown
 
     @property
     def command(self) -> str:
@@ -100,7 +101,7 @@ def listeners(ports: Iterable[int] | None = None) -> list[Listener]:
             if ip not in found:
                 found.append(ip)
     return [
-        Listener(port, pid, tuple(sorted(ips, key=_v4_first)), *name_and_cmdline(pid))
+        Listener(port, pid, tuple(sorted(ips, key=_v4_first)), *name_and_cmdline(pid), start_time(pid))
         for (port, pid), ips in sorted(addresses.items(), key=lambda item: (item[0][0], item[0][1] or 0))
     ]
 
@@ -316,19 +317,20 @@ def port_problems(target, role: str, port: int, holders: list[Identity], drifted
                 "fail",
                 f"{role}: configured port {port}, but nothing listens there; the {role} listens on port {moved} "
                 f"instead: {elsewhere}",
-                f"make the {role} bind {port}: free port {port} if something held it when the {role} started (it "
-                f"then moves up to +{target.ports.failover_span}), make every place that sets its port say {port}, "
-                f"then {start}; if {moved} is meant, change ports.{role} and every place that says {port}",
+                start.saying(
+                    f"make the {role} bind {port}: free port {port} if something held it when the {role} started (it "
+                    f"then moves up to +{target.ports.failover_span}), make every place that sets its port say "
+                    f"{port}, then {start}; if {moved} is meant, change ports.{role} and every place that says {port}"),
             )]
         return [Finding("fail", f"{role}: nothing listens on port {port} (ports.{role})",
-                        f"start it: {start}; see {fixes.logs(target, role)}")]
+                        start.saying(f"start it: {start}; see {fixes.logs(target, role)}"))]
     problems = [
         Finding(
             "fail",
             f"{role}: port {port} is held by {holder.describe()}, which is not the {role}"
             + (f"; the {role} listens on {elsewhere}" if drifted else ""),
-            f"stop the foreign process: {fixes.kill(holder.listener.pid)}, then {start} so the {role} binds port "
-            f"{port}",
+            fixes.combined(f"stop the foreign process: {stop_holder(holder)}, then {start} so the {role} binds port "
+                           f"{port}", stop_holder(holder), start),
         )
         for holder in holders
         if not confirmed(holder, role, app_name)
@@ -337,9 +339,16 @@ def port_problems(target, role: str, port: int, holders: list[Identity], drifted
         problems.append(Finding(
             "fail",
             f"{role}: a second {role} listens beside port {port}: {elsewhere}",
-            f"an old instance: stop it: {'; '.join(fixes.kill(d.listener.pid) for d in drifted)}",
+            fixes.combined(f"an old instance: stop it: {'; '.join(stop_holder(d) for d in drifted)}",
+                           *(stop_holder(d) for d in drifted)),
         ))
     return problems
+
+
+def stop_holder(holder: Identity) -> fixes.Fix:
+    """Stop the process behind a listener, named on screen by its PID and command line."""
+    listener = holder.listener
+    return fixes.kill(listener.pid, listener.command, listener.created)
 
 
 def _is_jlist(listing) -> bool:

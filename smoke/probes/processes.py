@@ -27,7 +27,7 @@ class Owner(NamedTuple):
     PM2's word for it when PM2 runs it ("online")."""
 
     what: str
-    fix: str
+    fix: fixes.Fix
     role: str
     pm2_status: str = ""
 
@@ -110,6 +110,14 @@ def name_and_cmdline(pid: int | None) -> tuple[str, tuple[str, ...]]:
         return name, ()
 
 
+def start_time(pid: int | None) -> float:
+    """When the process started (psutil's create_time), to know it again later; 0.0 when it cannot be read."""
+    try:
+        return psutil.Process(pid).create_time() if pid else 0.0
+    except GONE:
+        return 0.0
+
+
 def ancestors(pid: int) -> list[int]:
     """The parent, its parent, ... up to the first process."""
     try:
@@ -145,8 +153,8 @@ def judge(members: list[ProcessState], owners: dict[int, Owner]) -> list[Finding
         owner, fix = owners[member.root].what, owners[member.root].fix
         if member.zombie:
             findings.append(Finding("fail", f"{member.describe()}, part of {owner}: its parent has not reaped it",
-                                    f"{fix}; a zombie goes away when its parent exits"))
+                                    fix.saying(f"{fix}; a zombie goes away when its parent exits")))
         elif member.without_memory:
             findings.append(Finding("fail", f"{member.describe()}, part of {owner}: alive but not running anything",
-                                    f"{fix}; if it stays, {fixes.kill(member.pid)}"))
+                                    fix.saying(f"{fix}; if it stays, {fixes.kill(member.pid)}")))
     return [*findings, Finding("note", f"{len(members)} Care2 processes, none a zombie or without memory")]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..text import clip
-from . import ports, processes
+from . import fixes, ports, processes
 from .findings import Finding
 from .http import Client, NoAnswer
 from .ports import Listener
@@ -31,7 +31,7 @@ class Standstill:
     role: str
     pid: int
     what: str
-    fix: str
+    fix: fixes.Fix
     brief: str  # the what in short, for a fix elsewhere: "PID 7712 (child of PID 7677, ...) is stopped (state T)"
     still_served: bool = False  # another process of the same app still answers: a risk, not yet a failure
 
@@ -117,7 +117,7 @@ def _who(member: ProcessState, owner: Owner, family: list[ProcessState], short: 
     return f"PID {member.pid} ({command}), child of PID {root.pid} ({whose}),"
 
 
-def _restart(owner: Owner) -> str:
+def _restart(owner: Owner) -> fixes.Fix:
     if owner.pm2_status == "online":
-        return f"restart it, not start it (PM2 counts it as online): {owner.fix}"
-    return f"restart it: {owner.fix}"
+        return owner.fix.saying(f"restart it, not start it (PM2 counts it as online): {owner.fix}")
+    return owner.fix.saying(f"restart it: {owner.fix}")

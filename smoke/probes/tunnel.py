@@ -418,8 +418,9 @@ def judge(target, processes: list[Cloudflared], http: Client, now: float) -> lis
     if not processes:
         return [Finding("fail", f"no cloudflared process runs on this host (expected the named tunnel "
                                 f"{settings.name!r})",
-                        f"start it: {fixes.restart(target, 'tunnel')}, then wait {duration(settings.min_uptime)} "
-                        "before the demo")]
+                        fixes.restart(target, "tunnel").saying(
+                            f"start it: {fixes.restart(target, 'tunnel')}, then wait {duration(settings.min_uptime)} "
+                            "before the demo"))]
     runs = [running(process, settings.config) for process in processes if process.command.kind == "named"]
     ours = [run for run in runs if settings.name in run.names] or [
         run for run in runs if not run.names and run.process.command.token
@@ -504,22 +505,22 @@ def judge_run(target, http: Client, run: Running, now: float) -> list[Finding]:
             "fail",
             f"{who} has been up only {duration(uptime)} (started {clock(process.started)}); the pre-demo rule is "
             f"up for more than {duration(settings.min_uptime)}",
-            f"wait {duration(settings.min_uptime - uptime)} and run the checks again; if it keeps restarting, "
-            f"read {logs}",
+            fixes.Fix(f"wait {duration(settings.min_uptime - uptime)} and run the checks again; if it keeps "
+                      f"restarting, read {logs}", wait=fixes.Wait(settings.min_uptime - uptime)),
         ))
     elif uptime > settings.max_uptime:
         findings.append(Finding(
             "fail",
             f"{who} has been running for {duration(uptime)}, since {clock(process.started)}: longer than the "
             f"{duration(settings.max_uptime)} limit, so it probably runs an old config",
-            f"{start}, {settle}",
+            start.saying(f"{start}, {settle}"),
         ))
     if run.config and run.config.modified > process.started + START_TIME_SLACK:
         findings.append(Finding(
             "fail",
             f"{who} started at {clock(process.started)}, before its config {run.config.path} last changed at "
             f"{clock(run.config.modified)}: the running tunnel ignores that change",
-            f"{start} so it reads its config, {settle}",
+            start.saying(f"{start} so it reads its config, {settle}"),
         ))
     urls, skipped = metrics_urls(process, run.config.metrics if run.config else "", settings.metrics)
     for address in skipped:
@@ -538,7 +539,7 @@ def judge_run(target, http: Client, run: Running, now: float) -> list[Finding]:
             "fail",
             f"{who}: {metrics.base_url}/ready answered {ready.describe()}: the tunnel has no edge connection, "
             "so visitors get Cloudflare error 1033",
-            f"read {logs} (credentials, network, clock), then {start}, {settle}",
+            start.saying(f"read {logs} (credentials, network, clock), then {start}, {settle}"),
         )]
     connections = min(count for count in (ready.ready_connections, metrics.ha_connections) if count is not None)
     if connections < settings.ha_connections:

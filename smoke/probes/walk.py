@@ -34,9 +34,10 @@ API_PATHS = ("/api/story", "/api/tickets")
 class WalkFailed(Exception):
     """The walk stopped; the message is what the presenter needs to know, ``summary`` the short cause."""
 
-    def __init__(self, message: str, summary: str = ""):
+    def __init__(self, message: str, summary: str = "", sources: tuple[str, ...] = ()):
         super().__init__(message)
         self.summary = summary or message.splitlines()[0]
+        self.sources = sources  # what in the app's code the blocker comes from (fixes.Fix.sources)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Blocker:
     message: str
     summary: str
     workaround: str = ""
+    sources: tuple[str, ...] = ()
 
 
 class StoryWalk:
@@ -108,7 +110,7 @@ class StoryWalk:
                 result = self._walk(submit)
             except WalkFailed as failure:
                 workaround = self._work_around() if see_past else ""
-                self.blockers.append(Blocker(str(failure), failure.summary, workaround))
+                self.blockers.append(Blocker(str(failure), failure.summary, workaround, failure.sources))
                 if not workaround:
                     raise self._chain() from None
                 continue
@@ -127,7 +129,8 @@ class StoryWalk:
         if end:
             lines.append(f"  {end} (after: {'; '.join(b.workaround for b in self.blockers)})")
         summary = first.summary + (f", and {len(behind)} more behind it" if behind else "")
-        return WalkFailed("\n".join(lines), summary)
+        sources = tuple(dict.fromkeys(source for blocker in self.blockers for source in blocker.sources))
+        return WalkFailed("\n".join(lines), summary, sources)
 
     def _work_around(self) -> str:
         """How this browser gets past the blocker just met, by itself: "" when it cannot (a server error,
@@ -186,7 +189,7 @@ class StoryWalk:
             self._stop_loading()
             self.shoot(f"{name} (failed)")
             self.failed_step = name
-            raise WalkFailed(self.explain(name, error, fix), self._summary(name)) from None
+            raise WalkFailed(self.explain(name, error, fix), self._summary(name), self._sources(name)) from None
         self._took(name, started, budget)
         self.shoot(name)
 
@@ -205,6 +208,16 @@ class StoryWalk:
             call = failed[0]
             return f"{call.method} {urlsplit(call.url).path} -> {call.status or 'no answer'}"
         return f"stopped at step {step!r}"
+
+    def _sources(self, step: str) -> tuple[str, ...]:
+        """What to look for in the app's source: the header value that forbids the microphone, the API base the
+        page's code holds, the path of an API call the backend failed (its route)."""
+        found = []
+        if step.startswith("3.") and self._forbidding_policy():
+            found.append("microphone=()")
+        found += sorted(self._other_apis())
+        found += [urlsplit(call.url).path for call in self._api_calls() if call.status and call.status >= 500]
+        return tuple(dict.fromkeys(found))
 
     def _stop_loading(self) -> None:
         """A page still loading from a hung server blocks every DOM query without a time limit."""

@@ -113,6 +113,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get(REPORTS_DIR_VARIABLE) or None,
         help=f"where the HTML, JUnit and verdict files go (default: reports/; env {REPORTS_DIR_VARIABLE})",
     )
+    parser.getgroup("care2").addoption(
+        "--fallback-verdict",
+        help="the verdict file of the fallback's run, said beside this run's verdict (care2-predemo --fallback)",
+    )
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -15,6 +15,7 @@ from pytest_metadata.plugin import metadata_key
 
 from .. import history
 from ..keys import (
+    FIXES_KEY,
     HTTP_OBSERVERS_KEY,
     INCIDENT_KEY,
     RUNNER_PROBLEM_KEY,
@@ -112,6 +113,7 @@ class PresenterReport:
         if report.when == "teardown" and record is not None:
             record.screenshots = screenshots(item.stash.get(SCREENSHOTS_KEY, []))
             record.traces += item.stash.get(TRACES_KEY, [])
+            record.outcome.fixes = self.redactor.scrub([fix.data() for fix in item.stash.get(FIXES_KEY, [])])
             item.stash[SCREENSHOTS_KEY], item.stash[TRACES_KEY] = [], []  # a rerun starts afresh
         return report
 
@@ -202,6 +204,7 @@ class PresenterReport:
         if not problem and TARGET_KEY in self.config.stash:
             self.runs = decision.recall_runs(self.files, self.target, self.finished, self.outcomes())
         verdict = self.config.stash[VERDICT_KEY] = decide(self.outcomes(), problem)
+        verdict.fallback = decision.fallback(self.config.getoption("fallback_verdict"), self.target)
         if verdict.state == NO_GO and INCIDENT_KEY in self.config.stash:
             self.incident = self.files.incident  # named now for the page to link; written with the other files
         if verdict.state == COULD_NOT_CHECK and session.exitstatus == pytest.ExitCode.OK:

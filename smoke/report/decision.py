@@ -7,12 +7,14 @@ this target's recent runs (a warning now, even when green).
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from pathlib import Path
 
 from .. import history
 from ..redact import Redactor
 from ..target import Target
-from ..verdict import Outcome, Verdict
+from ..verdict import COULD_NOT_CHECK, Outcome, Verdict, from_json
 from .files import ReportFiles
 from .records import CheckRecord
 
@@ -40,6 +42,22 @@ def recall_runs(files: ReportFiles, target: Target, finished: datetime, outcomes
         if settings.strip > 1 else []
     history.mark_flapped(outcomes, history.earlier(entries, now, settings.flap_window))
     return runs
+
+
+def fallback(verdict_file: str | None, target: Target) -> dict[str, str]:
+    """The fallback's run as this run's verdict tells of it ({} = no fallback was checked). A file that cannot be
+    read says so: the fallback is then not known to carry the demo."""
+    if not verdict_file:
+        return {}
+    try:
+        text = Path(verdict_file).read_text(encoding="utf-8")
+        checked, about = from_json(text), json.loads(text).get("about", {})
+        where = f"{about['site_url']}{target.paths.story_page}"
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        return {"environment": "", "where": "the fallback", "state": COULD_NOT_CHECK,
+                "reason": f"its run wrote no readable verdict ({error})", "report": ""}
+    return {"environment": str(about.get("environment", "")), "where": where, "state": checked.state,
+            "reason": checked.reason, "report": str(about.get("report", ""))}
 
 
 def who(target: Target) -> dict[str, str]:

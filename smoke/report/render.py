@@ -103,7 +103,8 @@ def _banner(run: PresenterReport, verdict: Verdict) -> Banner:
         ("Checked", f"{started:%a %d %b %Y, %H:%M:%S} {started:%Z}, took {duration(run.seconds)}"),
         ("From", socket.gethostname()),
     ]
-    return Banner(verdict.state, VERDICT_CLASS[verdict.state], run.redactor.text(_say(verdict, run.missing_lines())),
+    said = _say(verdict, run.missing_lines()) + (f" {verdict.fallback_says()}." if verdict.fallback else "")
+    return Banner(verdict.state, VERDICT_CLASS[verdict.state], run.redactor.text(said),
                   [count for count in counts if count[1]], [(name, run.redactor.text(value)) for name, value in facts])
 
 

@@ -33,7 +33,7 @@ def last_line(config: pytest.Config, page: Path, unwritten: str = "") -> None:
     if verdict is None or reporter is None:
         return
     colour = {GO: "green", GO_WITH_WARNINGS: "yellow", NO_GO: "red"}.get(verdict.state, "purple")
-    reporter.write_line(f"{verdict.headline()} ({verdict.tally()})", **{colour: True, "bold": True})
+    reporter.write_line(verdict.headline(verdict.tally()), **{colour: True, "bold": True})
     if unwritten:
         reporter.write_line(f"the report could not be written: {unwritten}", red=True)
     if page.is_file():
