@@ -20,7 +20,7 @@ import pytest
 from _pytest.mark.expression import Expression  # what -m uses; pytest is pinned
 
 from .browser import NoBrowser, find_chromium
-from .conditions import Check
+from .check import Check
 from .evidence import Evidence
 from .folders import writable
 from .keys import FIXES_KEY, HTTP_OBSERVERS_KEY, INCIDENT_KEY, RUNNER_PROBLEM_KEY, SCREENSHOTS_KEY, TARGET_KEY
