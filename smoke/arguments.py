@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from .target import chosen_environment, chosen_environment_file
+
 NAME = "care2-predemo"
 SUBCOMMANDS = ("watch", "fix")
 GO, NO_GO, INTERRUPTED, BAD_INPUT = 0, 1, 2, 4  # the README's exit codes (GO covers GO WITH WARNINGS)
@@ -58,11 +60,11 @@ class Command:
 
     @property
     def environment(self) -> str:
-        return self.env or os.environ.get("SMOKE_ENV") or "local"
+        return chosen_environment(self.env)
 
     @property
     def environment_file(self) -> str | None:
-        return self.env_file or os.environ.get("SMOKE_ENV_FILE") or None
+        return chosen_environment_file(self.env_file)
 
     @property
     def reports(self) -> Path:

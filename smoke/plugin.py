@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import os
 import shutil
 import tempfile
 import time
@@ -20,7 +19,7 @@ import pytest
 from _pytest.mark.expression import Expression  # what -m uses; pytest is pinned
 
 from .browser import NoBrowser, find_chromium
-from .conditions import Check
+from .check import Check
 from .evidence import Evidence
 from .folders import writable
 from .keys import FIXES_KEY, HTTP_OBSERVERS_KEY, INCIDENT_KEY, RUNNER_PROBLEM_KEY, SCREENSHOTS_KEY, TARGET_KEY
@@ -28,7 +27,7 @@ from .probes.http import Client
 from .probes.runner import runner_problem
 from .probes.tls import trust
 from .redact import Redactor
-from .target import Target, TargetError, load_target
+from .target import Target, TargetError, chosen_environment, chosen_environment_file, load_target
 from .text import os_problem
 
 if TYPE_CHECKING:
@@ -65,12 +64,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("care2", "Care2 pre-demo checks")
     group.addoption(
         "--env",
-        default=os.environ.get("SMOKE_ENV", "local"),
+        default=chosen_environment(),
         help="environment to check, from the environments file (default: local; env SMOKE_ENV)",
     )
     group.addoption(
         "--env-file",
-        default=os.environ.get("SMOKE_ENV_FILE") or None,
+        default=chosen_environment_file(),
         help="environments file laid over the bundled one (env SMOKE_ENV_FILE)",
     )
     group.addoption(

@@ -241,6 +241,16 @@ def load_target(
         raise TargetError(f"environment {name!r} in {source}: {_first_problem(error)}") from None
 
 
+def chosen_environment(given: str | None = None) -> str:
+    """The environment to check: ``given`` (--env), else SMOKE_ENV, else local."""
+    return given or os.environ.get("SMOKE_ENV") or "local"
+
+
+def chosen_environment_file(given: str | None = None) -> str | None:
+    """The environments file laid over the bundled one: ``given`` (--env-file), else SMOKE_ENV_FILE, else none."""
+    return given or os.environ.get("SMOKE_ENV_FILE") or None
+
+
 def environment_names(env_file: str | os.PathLike | None = None) -> list[str]:
     document = _read_toml(BUNDLED_FILE)
     if env_file:

@@ -38,13 +38,15 @@ from .verdict import from_json
 
 def main(command: Command, target: Target) -> int:
     try:  # the runs write where the watch reads: told explicitly, whatever folder pytest takes for the project's
-        return Watch(command, target, command.reports).run()
-    except KeyboardInterrupt:  # between runs (a run itself is stopped in Watch.run)
+        return WatchLoop(command, target, command.reports).run()
+    except KeyboardInterrupt:  # between runs (a run itself is stopped in WatchLoop.run)
         print(f"{_now()} interrupted: the watch ends", flush=True)
         return INTERRUPTED
 
 
-class Watch:
+class WatchLoop:
+    """`care2-predemo watch`: the checks run again and again until the demo, alerting on a change."""
+
     def __init__(self, plan: Command, target: Target, reports: Path):
         self.plan, self.target, self.reports = plan, target, reports
         self.user_marks = plan.marks is not None
@@ -99,7 +101,7 @@ class Watch:
 
     def tell(self, number: int, walked: bool) -> None:
         """One line for the run; an alert when the verdict changed."""
-        try:  # written by this run (Watch.run checks)
+        try:  # written by this run (WatchLoop.run checks)
             text = (self.reports / "verdict.json").read_text(encoding="utf-8")
             verdict = from_json(text)
             report = str(json.loads(text).get("about", {}).get("report", ""))

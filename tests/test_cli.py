@@ -111,3 +111,34 @@ def test_env_file_in_two_words_reaches_pytest_as_one():
 def test_every_subcommand_maps_pytests_exit_codes_alike(code, said):
     """An internal error of pytest (3) is COULD NOT CHECK (1) under care2-predemo, watch and fix alike."""
     assert arguments.exit_code(code) == said
+
+
+
+class Options:
+    """What the plugin's pytest_addoption gives pytest: each option's default."""
+
+    def __init__(self):
+        self.defaults = {}
+
+    def getgroup(self, *_):
+        return self
+
+    def addoption(self, name, default=None, **_):
+        self.defaults[name] = default
+
+
+@pytest.mark.parametrize("environ", [{}, {"SMOKE_ENV": "production", "SMOKE_ENV_FILE": "my envs.toml"},
+                                     {"SMOKE_ENV": "", "SMOKE_ENV_FILE": ""}])
+def test_pytest_and_care2_predemo_choose_the_same_environment(environ, monkeypatch):
+    """--env and --env-file left out: pytest run alone and care2-predemo check the same environment (SMOKE_ENV)."""
+    from smoke import plugin
+
+    for name in ("SMOKE_ENV", "SMOKE_ENV_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    options = Options()
+    plugin.pytest_addoption(options)
+    command = arguments.parse([])
+    assert (options.defaults["--env"], options.defaults["--env-file"]) == (command.environment,
+                                                                           command.environment_file)

@@ -525,3 +525,14 @@ def test_a_check_finds_its_checklist_line_in_its_docstring(doc, step, name, desc
     item = SimpleNamespace(obj=check, name="test_something", nodeid="t.py::test_something")
     record = CheckRecord.of(item, 0)
     assert (record.outcome.step, record.outcome.name, record.description) == (step, name, description)
+
+
+def test_a_template_cache_that_cannot_be_written_costs_only_the_compiling(tmp_path):
+    """The compiled templates are kept where Jinja2 keeps them; a folder that cannot take them fails no page."""
+    from jinja2 import Environment, FileSystemLoader
+
+    from smoke.report import jinja
+
+    unwritable = jinja.CompiledTemplates(str(tmp_path / "gone"))
+    environment = Environment(loader=FileSystemLoader(jinja.TEMPLATES), bytecode_cache=unwritable)
+    assert environment.get_template("watch.js").render(watch={"every_ms": 1000}).startswith("setTimeout(")

@@ -16,7 +16,7 @@ import pytest
 from test_host_probes import IPV6
 
 from fixtures.windows.host import WindowsHost, sample, windows_folder
-from smoke.conditions import Check
+from smoke.check import Check
 from smoke.probes import appconfig, build, fixes, logs, pm2, ports, processes, standstill, tunnel
 from smoke.probes.findings import Finding
 from smoke.probes.http import Client
@@ -63,11 +63,11 @@ def windows(monkeypatch, tmp_path):
 
 
 def judged(title: str, findings: list[Finding], http: Client) -> tuple[str, Check]:
-    """A host check's findings, weighed as the check weighs them: (its failure message, "" when it passes; its
+    """A host check's findings, reported as the check reports them: (its failure message, "" when it passes; its
     Check, with its result and warnings)."""
     check = Check(http)
     try:
-        check.passed("; ".join(check.weigh(title, findings)))
+        check.passed("; ".join(check.report_findings(title, findings)))
     except pytest.fail.Exception as failure:
         return str(failure.msg), check
     return "", check

@@ -39,6 +39,11 @@ from pathlib import Path
 import psutil
 import tomli_w
 
+try:
+    import resource  # the CPU time of finished children (not on Windows)
+except ImportError:
+    resource = None
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -47,12 +52,21 @@ from fixtures.stage import Stage  # noqa: E402
 REQUEST_ROW = re.compile(r"<tr><td>([A-Z]+) (https?://[^<]+)</td>")  # the report's list of a check's requests
 
 
-def run_suite(env_file: Path | None, view: str, marks: str, reports: Path) -> tuple[float, float, float, int]:
+def children_cpu() -> float:
+    """CPU seconds (user and system) of this process's finished children so far (0 where not known): unlike the
+    wall time, hardly moved by other work on a loaded machine."""
+    if resource is None:
+        return 0.0
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def run_suite(env_file: Path | None, view: str, marks: str, reports: Path) -> tuple[float, float, float, int, float]:
     """Wall seconds, peak RSS (MB) of the pytest process, peak memory of the whole run (pytest and its children:
-    Playwright's driver, Chromium; see resident()), exit code."""
+    Playwright's driver, Chromium; see resident()), exit code, CPU seconds."""
     env = [f"--env-file={env_file}"] if env_file else []
     command = [sys.executable, "-m", "pytest", "-m", marks, *env, "--env", view, "-p", "no:cacheprovider", "-q"]
-    started = time.monotonic()
+    started, cpu = time.monotonic(), children_cpu()
     child = psutil.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          env={**os.environ, "SMOKE_REPORTS_DIR": str(reports)})
     peak = whole = 0
@@ -67,7 +81,7 @@ def run_suite(env_file: Path | None, view: str, marks: str, reports: Path) -> tu
         except psutil.NoSuchProcess:
             break
         time.sleep(0.05)
-    return time.monotonic() - started, peak / 2**20, whole / 2**20, child.returncode
+    return time.monotonic() - started, peak / 2**20, whole / 2**20, child.returncode, children_cpu() - cpu
 
 
 def resident(process: psutil.Process) -> int:
@@ -106,15 +120,15 @@ def listeners(stack: ExitStack, count: int, accept: bool) -> list[int]:
     return ports
 
 
-def run_floor(reports: Path) -> float:
-    """tools/floor.py making the requests the suite's last run made (its report lists them), timed."""
+def run_floor(reports: Path) -> tuple[float, float]:
+    """tools/floor.py making the requests the suite's last run made (its report lists them): wall and CPU seconds."""
     page = (reports / "latest.html").read_text(encoding="utf-8")
     asked = dict.fromkeys(html.unescape(f"{method} {url}") for method, url in REQUEST_ROW.findall(page))
     requests = reports / "floor-requests.txt"
     requests.write_text("\n".join(asked), encoding="utf-8")
-    started = time.monotonic()
+    started, cpu = time.monotonic(), children_cpu()
     subprocess.run([sys.executable, str(ROOT / "tools" / "floor.py"), str(requests)], check=True)
-    return time.monotonic() - started
+    return time.monotonic() - started, children_cpu() - cpu
 
 
 def evidence_seconds(env_file: Path | None, view: str) -> str:
@@ -178,14 +192,19 @@ def main() -> None:
                 results.append(run_suite(env_file, view, marks, folder / "reports"))
                 if "HTTP" in label:
                     floors.append(run_floor(folder / "reports"))
-            times, peaks, wholes, codes = (list(column) for column in zip(*results, strict=True))
+            times, peaks, wholes, codes, cpus = (list(column) for column in zip(*results, strict=True))
             print(summary(label, times, peaks, wholes, codes), flush=True)
             if "host checks" in label:
                 print(evidence_seconds(env_file, view), flush=True)
             if floors:
-                print(f"{'  floor: tools/floor.py, same requests':<38} min {min(floors):5.2f} s  median "
-                      f"{statistics.median(floors):5.2f} s  max {max(floors):5.2f} s  suite/floor "
-                      f"{statistics.median(times) / statistics.median(floors):.1f}x", flush=True)
+                walls, floor_cpus = (list(column) for column in zip(*floors, strict=True))
+                print(f"{'  floor: tools/floor.py, same requests':<38} min {min(walls):5.2f} s  median "
+                      f"{statistics.median(walls):5.2f} s  max {max(walls):5.2f} s  suite/floor "
+                      f"{statistics.median(times) / statistics.median(walls):.1f}x", flush=True)
+                if resource is not None:
+                    print(f"{'  CPU seconds, suite / floor':<38} median {statistics.median(cpus):5.2f} s / "
+                          f"{statistics.median(floor_cpus):5.2f} s: "
+                          f"{statistics.median(cpus) / statistics.median(floor_cpus):.1f}x", flush=True)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Read from the OS (psutil), from PM2 and from cloudflared's metrics server; skipped where the
 environment is not checked from this machine (host_checks = false). A check reports every
 problem it finds, each with its fix, rather than stopping at the first. The probes in smoke/probes
-read and judge; these checks weigh what they found.
+read and judge; these checks report what they found.
 """
 
 import time
@@ -23,7 +23,7 @@ def test_tunnel_stable(target, check, http, host_logs):
     check.concerns("tunnel")
     now = time.time()
     findings = tunnel.judge(target, tunnel.find_cloudflared(), http, now) + host_logs.signs(now)["tunnel"]
-    check.passed("; ".join(check.weigh("Tunnel", findings)))
+    check.passed("; ".join(check.report_findings("Tunnel", findings)))
 
 
 def test_port_drift(target, check, http, pm2_list, host_logs):
@@ -34,14 +34,14 @@ def test_port_drift(target, check, http, pm2_list, host_logs):
     check.concerns("backend", "frontend", "proxy")
     findings = ports.judge(target, http, pm2_list) + appconfig.judge(target, pm2.apps_of(pm2_list))
     findings += host_logs.signs(time.time())["ports"]
-    check.passed("; ".join(check.weigh("Ports", findings)))
+    check.passed("; ".join(check.report_findings("Ports", findings)))
 
 
 def test_dual_stack(target, check):
     """(8) Ports: dual stack: every client here that dials an origin by the name localhost reaches the service."""
     from smoke.probes import dualstack
 
-    notes = check.weigh("Dual stack", dualstack.examine(target))
+    notes = check.report_findings("Dual stack", dualstack.examine(target))
     check.passed("; ".join(notes) or "no origin dialled by name on this host")
 
 
@@ -57,7 +57,7 @@ def test_processes(target, check, http, pm2_list, host_logs):
     owners = pm2.care2_roots(target, pm2_list)
     findings += processes.judge(processes.family(owners), owners)
     findings += [still.finding() for still in standstill.find(target, http, owners)]
-    check.passed("; ".join(check.weigh("Processes", findings)))
+    check.passed("; ".join(check.report_findings("Processes", findings)))
 
 
 def test_local_path(target, check, local_path):
@@ -67,4 +67,4 @@ def test_local_path(target, check, local_path):
 
     check.concerns("tunnel", "proxy", "frontend", "backend")
     walked, notes = local_path()
-    check.passed("; ".join(check.weigh("Path", path.judge(walked, notes))))
+    check.passed("; ".join(check.report_findings("Path", path.judge(walked, notes))))

@@ -238,8 +238,8 @@ def test_frontend_to_backend(target, check, http, request):
     with check.part():  # a page or script of the story page that never ends breaks this part
         findings = apibase.judge(http, story_page_api_bases(target, check), target.site_url, target.api_url,
                                  target.paths.api_live)
-        notes = check.weigh("API base in the Tell Your Story page's code", findings)
-    check.weigh("Frontend to backend", [])  # fails with every broken part's problem
+        notes = check.report_findings("API base in the Tell Your Story page's code", findings)
+    check.report_findings("Frontend to backend", [])  # fails with every broken part's problem
     check.passed(f"rewrite, CORS for {target.site_origin} and /papi ({papi.timings.describe()}) all reach the "
                  f"backend; from this site the page's code calls no other API{''.join(f'; {note}' for note in notes)}")
 

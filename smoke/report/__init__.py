@@ -55,7 +55,7 @@ Where things are
     smoke/report/__init__.py   this API, and the hooks that give a run of the checks its report
     smoke/report/collect.py    the run's plugin object: its hooks collect each check's outcome and details
     smoke/report/records.py    what the report knows about a check (CheckRecord), in pytest's words
-    smoke/report/decision.py   the verdict: decided at the end of the run, then written with the history line
+    smoke/report/run_end.py    the end of the run: what only the run knows added to the verdict, then written
     smoke/report/files.py      the files' names, the fixed-name copies, kept traces
     smoke/report/pictures.py   screenshots shrunk to small JPEGs (Pillow, loaded only then)
     smoke/report/render.py     what the page shows; smoke/report/templates/ says how (Jinja2, report.css)

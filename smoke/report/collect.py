@@ -1,5 +1,5 @@
 """The plugin object of one run of the checks: its hooks collect what each check did, decide the
-verdict at the end (smoke.report.decision), and hand the page (smoke.report.render) and the terminal
+verdict at the end (smoke.report.run_end), and hand the page (smoke.report.render) and the terminal
 (smoke.report.terminal) what they show.
 """
 
@@ -28,7 +28,7 @@ from ..redact import Redactor
 from ..target import Target
 from ..text import os_problem
 from ..verdict import COULD_NOT_CHECK, NO_GO, Outcome, Verdict, decide
-from . import decision, render, terminal
+from . import render, run_end, terminal
 from .files import ReportFiles
 from .pictures import lighten_images, screenshots
 from .records import CheckRecord, HttpLog, cause, first_lines, missing_lines, skip_reason
@@ -202,9 +202,9 @@ class PresenterReport:
         self.finished = datetime.now().astimezone()
         problem = self.runner_problem()
         if not problem and TARGET_KEY in self.config.stash:
-            self.runs = decision.recall_runs(self.files, self.target, self.finished, self.outcomes())
+            self.runs = run_end.recall_runs(self.files, self.target, self.finished, self.outcomes())
         verdict = self.config.stash[VERDICT_KEY] = decide(self.outcomes(), problem)
-        verdict.fallback = decision.fallback(self.config.getoption("fallback_verdict"), self.target)
+        verdict.fallback = run_end.fallback(self.config.getoption("fallback_verdict"), self.target)
         if verdict.state == NO_GO and INCIDENT_KEY in self.config.stash:
             self.incident = self.files.incident  # named now for the page to link; written with the other files
         if verdict.state == COULD_NOT_CHECK and session.exitstatus == pytest.ExitCode.OK:
@@ -212,7 +212,7 @@ class PresenterReport:
 
     def runner_problem(self) -> str:
         stashed = self.config.stash.get(RUNNER_PROBLEM_KEY, "")
-        return decision.runner_problem(stashed, self.unloaded, self.records, self.interrupted)
+        return run_end.runner_problem(stashed, self.unloaded, self.records, self.interrupted)
 
     def outcomes(self) -> list[Outcome]:
         ran = [record.outcome for record in self.ordered() if record.ran]
@@ -236,7 +236,7 @@ class PresenterReport:
         finally:
             if VERDICT_KEY in self.config.stash:
                 try:
-                    decision.write_files(self.files, self.redactor, self.verdict, self.about(), self.target,
+                    run_end.write_files(self.files, self.redactor, self.verdict, self.about(), self.target,
                                          self.finished)
                     if self.incident is not None:
                         self.files.write_incident(self.incident, self.config.stash[INCIDENT_KEY], self.redactor)
@@ -250,7 +250,7 @@ class PresenterReport:
         return self.config.stash[VERDICT_KEY]
 
     def about(self) -> dict[str, object]:
-        return decision.about(self.target, self.started, self.seconds, self.files)
+        return run_end.about(self.target, self.started, self.seconds, self.files)
 
     @property
     def seconds(self) -> float:

@@ -21,7 +21,7 @@ STEP_PREFIX = re.compile(r"^\s*\((\d+)\)\s*")
 
 
 @dataclass(frozen=True)
-class Exchange:
+class RequestRow:
     """One HTTP request a check made, as the report lists it."""
 
     method: str
@@ -35,7 +35,7 @@ class Exchange:
     reused: bool = False  # the Client answered from its memo: same answer as an earlier request
 
     @classmethod
-    def of(cls, outcome: Answer | NoAnswer, reused: bool) -> Exchange:
+    def of(cls, outcome: Answer | NoAnswer, reused: bool) -> RequestRow:
         if isinstance(outcome, NoAnswer):
             return cls(outcome.method, outcome.url, outcome.reason, outcome.seconds * 1000,
                        attempts=outcome.attempts, reused=reused)
@@ -48,11 +48,11 @@ class HttpLog:
     """The requests of the running check, as the run's ``http`` client tells its observers."""
 
     def __init__(self):
-        self.current: list[Exchange] | None = None
+        self.current: list[RequestRow] | None = None
 
     def note(self, outcome: Answer | NoAnswer, reused: bool) -> None:
         if self.current is not None:
-            self.current.append(Exchange.of(outcome, reused))
+            self.current.append(RequestRow.of(outcome, reused))
 
 
 @dataclass
@@ -64,7 +64,7 @@ class CheckRecord:
     order: int  # position in collection
     ran: bool = False
     failed_tries: list[str] = field(default_factory=list)  # first line of each try before a rerun
-    requests: list[Exchange] = field(default_factory=list)
+    requests: list[RequestRow] = field(default_factory=list)
     screenshots: list[Screenshot] = field(default_factory=list)
     traces: list[Path] = field(default_factory=list)
 

@@ -22,7 +22,7 @@ from ..verdict import COULD_NOT_CHECK, GO, GO_WITH_WARNINGS, NO_GO, Outcome, Ver
 from .files import shown_path
 from .jinja import macro, render
 from .pictures import Screenshot, within_budget
-from .records import CheckRecord, Exchange, state_word, step_label
+from .records import CheckRecord, RequestRow, state_word, step_label
 
 if TYPE_CHECKING:
     from .collect import PresenterReport
@@ -60,21 +60,23 @@ def checklist_cell(outcome: Outcome | None) -> Markup:
 
 
 @dataclass
-class Watch:
+class WatchBanner:
+    """The line atop the page under `care2-predemo watch`: when this run ended, when the next is due."""
+
     ended: str
     every: str  # seconds between runs
     every_ms: int
     until: str  # when the demo starts (ISO 8601), or ""
 
 
-def _watching(run: PresenterReport) -> Watch | None:
+def _watching(run: PresenterReport) -> WatchBanner | None:
     """Under `care2-predemo watch`: when this run ended, and a page that reloads itself for the next one."""
     try:
         every = float(os.environ.get(history.WATCH_EVERY, ""))
     except ValueError:
         return None
     finished = run.finished or datetime.now().astimezone()
-    return Watch(f"{finished:%H:%M:%S}", f"{every:g}", int(every * 1000), os.environ.get(history.WATCH_UNTIL, ""))
+    return WatchBanner(f"{finished:%H:%M:%S}", f"{every:g}", int(every * 1000), os.environ.get(history.WATCH_UNTIL, ""))
 
 
 @dataclass
@@ -234,16 +236,16 @@ def _trace(run: PresenterReport, path: Path) -> Trace:
     return Trace(Path(href).as_posix(), path.name, shown_path(path, run.config))
 
 
-def _requests(exchanges: list[Exchange], redactor: Redactor) -> Requests:
+def _requests(listed: list[RequestRow], redactor: Redactor) -> Requests:
     rows = []
-    for exchange in exchanges:
-        answer = exchange.answer + (" (same answer as earlier in this run)" if exchange.reused else "")
-        rows.append([f"{redactor.text(exchange.method)} {redactor.text(exchange.url)}", redactor.text(answer),
-                     _ms(exchange.total_ms), _ms(exchange.connect_ms), _ms(exchange.tls_ms),
-                     _ms(exchange.first_byte_ms), str(exchange.attempts)])
-    asked = [exchange for exchange in exchanges if not exchange.reused]
-    total = sum(exchange.total_ms for exchange in asked) / 1000
-    return Requests(len(exchanges), duration(total), rows)
+    for request in listed:
+        answer = request.answer + (" (same answer as earlier in this run)" if request.reused else "")
+        rows.append([f"{redactor.text(request.method)} {redactor.text(request.url)}", redactor.text(answer),
+                     _ms(request.total_ms), _ms(request.connect_ms), _ms(request.tls_ms),
+                     _ms(request.first_byte_ms), str(request.attempts)])
+    asked = [request for request in listed if not request.reused]
+    total = sum(request.total_ms for request in asked) / 1000
+    return Requests(len(listed), duration(total), rows)
 
 
 def _ms(value: float | None) -> str:

@@ -11,7 +11,7 @@ On the demo host, the lines after the fix are the host's evidence about the role
 (``concerns()``; smoke/evidence.py).
 
 A check made of independent parts (``with check.part():``) ends a part at its first broken condition and goes
-on with the next; ``weigh`` then reports every part's problem (and the evidence once, after them).
+on with the next; ``report_findings`` then reports every part's problem (and the evidence once, after them).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class Check:
     @contextlib.contextmanager
     def part(self) -> Iterator[None]:
         """A part of the check that does not hang on the others: its first broken condition ends this part only,
-        and ``weigh`` reports it with the other parts' problems."""
+        and ``report_findings`` reports it with the other parts' problems."""
         self._parts += 1
         try:
             yield
@@ -85,7 +85,7 @@ class Check:
             lines.append(f"  request: {answer.describe()}")
             if answer.body:
                 lines.append(f"  body: {answer.excerpt()}")
-        if self._parts:  # the part's problem waits for weigh, which adds the evidence once after every part's
+        if self._parts:  # the part's problem waits for report_findings, which adds the evidence once after every part's
             raise BrokenPart(Finding("fail", "\n".join(lines), fix))
         if fix:
             lines.append(f"  fix: {fix}")
@@ -143,7 +143,7 @@ class Check:
         where = self.behind(url) if self.behind is not None and page.on_the_way else ""
         return page.describe() + (f"; {where}" if where else "")
 
-    def weigh(self, title: str, findings: list[Finding]) -> list[str]:
+    def report_findings(self, title: str, findings: list[Finding]) -> list[str]:
         """Warn of the warnings; fail with every failure among ``findings``, and outside a part every broken part's
         problem too, each with its fix; return the notes. The warnings come first: a check that fails still shows
         them."""

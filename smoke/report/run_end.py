@@ -1,4 +1,4 @@
-"""The run's verdict: decided once the checks have run, and written (verdict file, history line, copies).
+"""The end of the run: the verdict completed and written (verdict file, history line, copies).
 
 smoke.verdict.decide() judges the outcomes; this adds what only the run knows: a problem of the runner
 itself, a check module that did not load, a run stopped by Ctrl-C, and the checks that were red in
