@@ -192,9 +192,9 @@ def _pm2_list(target: Target) -> Jlist | PM2Error:
 
 
 def _log_sources(target: Target, listing: Jlist | PM2Error | None) -> list[Source]:
-    from .probes import logs, pm2, tunnel
+    from .probes import cloudflared, logs, pm2
 
-    return logs.sources(target, pm2.apps_of(listing), tunnel.care2_tunnels(target.tunnel.name))
+    return logs.sources(target, pm2.apps_of(listing), cloudflared.care2_tunnels(target.tunnel.name))
 
 
 def _log_marks(target: Target, listing: Future) -> tuple[list[Source], dict]:

@@ -18,11 +18,11 @@ pytestmark = [pytest.mark.predemo, pytest.mark.host]
 def test_tunnel_stable(target, check, http, host_logs):
     """(6) Tunnel: process stable: the named tunnel runs, has settled, runs its current config and is connected;
     its log shows no origin it could not reach in the last hour."""
-    from smoke.probes import tunnel
+    from smoke.probes import cloudflared, tunnel
 
     check.concerns("tunnel")
     now = time.time()
-    findings = tunnel.judge(target, tunnel.find_cloudflared(), http, now) + host_logs.signs(now)["tunnel"]
+    findings = tunnel.judge(target, cloudflared.find_cloudflared(), http, now) + host_logs.signs(now)["tunnel"]
     check.passed("; ".join(check.weigh("Tunnel", findings)))
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
-from . import tunnel
+from . import cloudflared
 from .findings import Finding
 from .http import is_loopback
 from .ports import LOCALHOST_ADDRESSES, dial, listening_on
@@ -79,7 +79,7 @@ def dialled_origins(target) -> tuple[list[Dialled], list[str]]:
     """Each loopback origin some client on this host dials, from the tunnel's ingress and the environment's URLs;
     and the configs that could not be read."""
     found: dict[tuple[str, int], list[Dialled]] = {}
-    configs, unread = tunnel.configs_in_use(target)
+    configs, unread = cloudflared.configs_in_use(target)
     for config in configs:
         for rule in config.ingress:
             if rule.origin and is_loopback(rule.origin[0]):
@@ -87,7 +87,7 @@ def dialled_origins(target) -> tuple[list[Dialled], list[str]]:
                     *rule.origin, f"the tunnel ingress for {rule.hostname or 'every other host'}",
                     f"the tunnel ingress ({config.path})", by_tunnel=True))
     for what, url in (("site", target.site_url), ("API", target.api_url)):
-        origin = tunnel.Ingress("", url).origin
+        origin = cloudflared.Ingress("", url).origin
         if origin and origin[0] == "localhost":
             found.setdefault(origin, []).append(Dialled(*origin, f"the {what} URL {url}"))
     return [

@@ -12,7 +12,7 @@ import json
 import re
 from pathlib import Path
 
-from . import pm2, ports, tunnel
+from . import cloudflared, pm2, ports
 from .logs import HostLogs, config_argument, tail
 
 LOG_LINES = 200  # per log file: the last ones
@@ -30,7 +30,7 @@ def gather(target, listing, logs: HostLogs) -> dict[str, str]:
         name = source.path.name if source.owner in source.path.name else f"{source.owner}-{source.path.name}"
         files[f"logs/{_safe(name)}"] = "\n".join(lines[-LOG_LINES:]) + "\n"
     configs = {Path(target.tunnel.config)} if target.tunnel.config else set()
-    processes = tunnel.care2_tunnels(target.tunnel.name)
+    processes = cloudflared.care2_tunnels(target.tunnel.name)
     configs |= {process.config_path for process in processes if process.config_path}
     files["cloudflared.txt"] = "".join(f"PID {process.pid}: {process.shown}\n" for process in processes) \
         or "no cloudflared runs the named tunnel\n"

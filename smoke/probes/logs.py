@@ -240,7 +240,7 @@ def sources(target, apps: Sequence, tunnels: Sequence) -> list[Source]:
 
 def cloudflared_logs(process, configured: str = "") -> list[Path]:
     """The files cloudflared logs to: --logfile, --log-directory, else the same keys in its config."""
-    from .tunnel import TunnelConfig, TunnelConfigError
+    from .cloudflared import TunnelConfig, TunnelConfigError
 
     command = process.command
     logfile, directory = command.logfile, command.log_directory

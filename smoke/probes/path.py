@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from . import fixes, tunnel
+from . import cloudflared, fixes
 from .findings import Finding
 from .http import Answer, Client, NoAnswer, is_loopback
 from .ports import listening_on
@@ -69,7 +69,7 @@ def role_of(target, hostname: str) -> str | None:
 def routes(target) -> tuple[list[Route], list[Finding]]:
     """The routes to walk: each ingress rule of the tunnel's config with a host name, else the proxy's routes for
     the environment's public host names; and a note or warning for each rule not asked."""
-    configs, unread = tunnel.configs_in_use(target)
+    configs, unread = cloudflared.configs_in_use(target)
     found: list[Route] = []
     notes = [Finding("warn", f"{problem}; its ingress is not walked") for problem in unread]
     for config in configs:
@@ -130,7 +130,7 @@ def walk(target, http: Client, route: Route) -> Walked:
     role = role_of(target, route.hostname)
     path = target.paths.api_live if role == "backend" else "/"
     scheme = urlsplit(route.service).scheme
-    name, port = tunnel.Ingress(route.hostname, route.service).origin  # routes() keeps HTTP services only
+    name, port = cloudflared.Ingress(route.hostname, route.service).origin  # routes() keeps HTTP services only
     address = first_address(name)
     if address is None or not is_loopback(address):
         seen = f"resolves to {address}" if address else "does not resolve"

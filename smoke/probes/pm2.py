@@ -23,7 +23,7 @@ from typing import Any
 import psutil
 
 from ..text import duration, one_line, size
-from . import fixes, ports, processes, tunnel
+from . import cloudflared, fixes, ports, processes
 from .findings import Finding
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -285,7 +285,7 @@ def care2_roots(target, listing: Jlist | PM2Error | None) -> dict[int, processes
             if listener.pid:
                 roots.setdefault(listener.pid, processes.Owner(f"the {role} on port {port}",
                                                                fixes.restart(target, role), role))
-    for process in tunnel.care2_tunnels(target.tunnel.name):
+    for process in cloudflared.care2_tunnels(target.tunnel.name):
         roots.setdefault(process.pid, processes.Owner(f"cloudflared PID {process.pid}",
                                                       fixes.restart_tunnel(target, process.windows_service), "tunnel"))
     return roots
@@ -309,7 +309,7 @@ def judge(target, listing: Jlist | PM2Error | None, now: float, later: Jlist | N
     findings = [Finding("warn", f"PM2 says: {note}") for note in listing.notes]
     for role, name in target.pm2.apps.items():
         app = listing.app(name)
-        outside = tunnel.care2_tunnels(target.tunnel.name) if app is None and role == "tunnel" else []
+        outside = cloudflared.care2_tunnels(target.tunnel.name) if app is None and role == "tunnel" else []
         if outside and role in target.required_apps:  # e.g. cloudflared installed as a Windows service
             findings.append(Finding(
                 "warn",

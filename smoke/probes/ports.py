@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -22,7 +22,7 @@ import psutil
 from . import fixes
 from .findings import Finding
 from .http import Answer, Client, NoAnswer, is_loopback
-from .processes import ancestors, name_and_cmdline, start_time
+from .processes import ancestors, command_line, name_and_cmdline, start_time
 
 if TYPE_CHECKING:  # pm2's judgement reads the listeners: a type only here, not an import cycle
     from .pm2 import App, Jlist, PM2Error
@@ -30,30 +30,9 @@ if TYPE_CHECKING:  # pm2's judgement reads the listeners: a type only here, not 
 # a dialler that resolves "localhost" may take either: Windows and most Linux hosts map it to both
 LOCALHOST_ADDRESSES = ("127.0.0.1", "::1")
 WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
-SECRET_FLAG = re.compile(r"^--?[\w-]*(token|secret|password|passwd|key)[\w-]*$", re.IGNORECASE)
-SECRET_ASSIGNMENT = re.compile(r"^(--?[\w-]*(?:token|secret|password|passwd|key)[\w-]*=).+$", re.IGNORECASE)
 # PM2's daemon renames itself where the OS lets it (Linux, macOS); on Windows its command line stays
 # `node.exe ...\pm2\lib\Daemon.js` (PM2's lib/Client.js starts it so).
 PM2_DAEMON = re.compile(r"^PM2 v[\d.]+: God Daemon|[\\/]pm2[\\/]lib[\\/]Daemon\.js\b", re.IGNORECASE)
-
-
-def command_line(cmdline: Sequence[str]) -> str:
-    """A process's command line for a message, with the values of token/secret/password flags hidden.
-
-    Arguments are stripped: a process that renames itself (Node's process.title, as PM2 does) pads with blanks.
-    """
-    shown = []
-    hide_next = False
-    for arg in (arg.strip() for arg in cmdline if arg.strip()):
-        if hide_next:
-            shown.append("***")
-            hide_next = False
-        elif SECRET_ASSIGNMENT.match(arg):
-            shown.append(SECRET_ASSIGNMENT.sub(r"\1***", arg))
-        else:
-            shown.append(arg)
-            hide_next = bool(SECRET_FLAG.match(arg))
-    return " ".join(shown)
 
 
 @dataclass(frozen=True)

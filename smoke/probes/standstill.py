@@ -18,7 +18,7 @@ from . import fixes, ports, processes
 from .findings import Finding
 from .http import Client, NoAnswer
 from .ports import Listener
-from .processes import Owner, ProcessState
+from .processes import Owner, ProcessState, command_line
 
 COMMAND_CHARS = 100  # of a child's command line in a message: enough to tell what it runs
 HUNG = "timeout"  # NoAnswer.kind of a server that accepted the connection and sent nothing back
@@ -113,7 +113,7 @@ def _who(member: ProcessState, owner: Owner, family: list[ProcessState], short: 
         return f"PID {member.pid} ({whose})"
     if short:
         return f"PID {member.pid} (child of PID {root.pid}, {whose})"
-    command = clip(ports.command_line(member.cmdline) or member.name, COMMAND_CHARS)
+    command = clip(command_line(member.cmdline) or member.name, COMMAND_CHARS)
     return f"PID {member.pid} ({command}), child of PID {root.pid} ({whose}),"
 
 
