@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from smoke.probes import appconfig, cloudflared, pm2, ports, processes
+from smoke.probes import appconfig, cloudflared, port_drift, ports, processes, under_pm2
 from smoke.probes.http import Client
 from smoke.probes.pm2 import App, PM2Error, parse_jlist, read_jlist
 from smoke.target import TargetError, load_target
@@ -193,7 +193,7 @@ def judged(name: str, later: dict | None = None, **changes) -> tuple[list, list]
     target = load_target("local", environ={})
     app = dataclasses.replace(parse_jlist(recorded(name)).app("careconnect-backend-prod"), **changes)
     again = dataclasses.replace(app, **later) if later is not None else None
-    found = pm2.judge_app(target, "backend", app, DAY + 7200, again)
+    found = under_pm2.judge_app(target, "backend", app, DAY + 7200, again)
     warnings = [f"{finding.what}; {finding.fix}" if finding.fix else finding.what
                 for finding in found if finding.severity == "warn"]
     return [finding for finding in found if finding.severity == "fail"], warnings
@@ -490,17 +490,17 @@ def test_the_site_urls_own_port_in_the_frontends_failover_span_is_no_second_fron
     frontend: a door the environment names, never a stray second frontend; the same answer on another port is one."""
     target = load_target("local", environ={"SMOKE_SITE_URL": '"http://localhost:3004"'})
     assert (target.ports.frontend, target.ports.failover_span) == (3000, 5)
-    assert 3004 in ports.own_ports(target) and 3003 not in ports.own_ports(target)
+    assert 3004 in port_drift.own_ports(target) and 3003 not in port_drift.own_ports(target)
 
     def answering_as_frontend(port: int) -> ports.Identity:
         return ports.Identity(ports.Listener(port, 4242, ("127.0.0.1",)), "frontend", 'answers X-Care2-Origin: '
                               '"frontend"', None, False, False)
 
     proxy, stray = answering_as_frontend(3004), answering_as_frontend(3003)
-    own = ports.own_ports(target)
-    assert ports.second_instances("frontend", "careconnect-frontend-prod", own, [proxy]) == []
-    assert ports.second_instances("frontend", "careconnect-frontend-prod", own, [proxy, stray]) == [stray]
-    (problem,) = ports.port_problems(target, "frontend", 3000, [answering_as_frontend(3000)], [stray])
+    own = port_drift.own_ports(target)
+    assert port_drift.second_instances("frontend", "careconnect-frontend-prod", own, [proxy]) == []
+    assert port_drift.second_instances("frontend", "careconnect-frontend-prod", own, [proxy, stray]) == [stray]
+    (problem,) = port_drift.port_problems(target, "frontend", 3000, [answering_as_frontend(3000)], [stray])
     assert problem.what.startswith("frontend: a second frontend listens beside port 3000: port 3003: PID 4242")
     assert problem.fix == "an old instance: stop it: kill 4242 (Windows: taskkill /PID 4242 /F)"
 

@@ -17,7 +17,21 @@ from test_host_probes import IPV6
 
 from fixtures.windows.host import WindowsHost, sample, windows_folder
 from smoke.conditions import Check
-from smoke.probes import appconfig, build, cloudflared, fixes, logs, pm2, ports, processes, standstill, tunnel
+from smoke.probes import (
+    appconfig,
+    build,
+    care2,
+    cloudflared,
+    fixes,
+    logs,
+    pm2,
+    port_drift,
+    ports,
+    processes,
+    standstill,
+    tunnel,
+    under_pm2,
+)
 from smoke.probes.findings import Finding
 from smoke.probes.http import Client
 from smoke.probes.pm2 import App, Jlist, parse_jlist
@@ -79,14 +93,14 @@ def tunnel_check(windows, target):
 
 
 def ports_check(windows, target, listing):
-    findings = ports.judge(target, windows.http, listing) + appconfig.judge(target, pm2.apps_of(listing))
+    findings = port_drift.judge(target, windows.http, listing) + appconfig.judge(target, pm2.apps_of(listing))
     return judged("Ports", findings, windows.http)
 
 
 def processes_check(windows, target, listing):
     now = time.time()
-    findings = pm2.judge(target, listing, now, pm2.watched(target, listing, now))
-    owners = pm2.care2_roots(target, listing)
+    findings = under_pm2.judge(target, listing, now, under_pm2.watched(target, listing, now))
+    owners = care2.roots(target, listing)
     findings += processes.judge(processes.family(owners), owners) + [
         still.finding() for still in standstill.find(target, windows.http, owners)]
     return judged("Processes", findings, windows.http)
@@ -282,7 +296,7 @@ def test_a_frontend_built_for_another_port_is_named_in_its_windows_folder(window
     (dist / "routes-manifest.json").write_text(real.replace("localhost:3001", "localhost:3002"), encoding="utf-8")
     (dist / "BUILD_ID").write_text("G8Eeowanj38eOFCvROaVQ", encoding="utf-8")
     target, listing = windows.target(), windows.jlist("jlist-pm2-windows.json")
-    owners = pm2.care2_roots(target, listing)
+    owners = care2.roots(target, listing)
     assert build.frontend_folder(target, listing, owners) == folder
     built = build.built_rewrite(folder, target.paths.rewrite_probe, build.backend_ports(owners))
     assert built.elsewhere

@@ -5,7 +5,7 @@ accepts connections on its ports for it: clients wait until they give up, and PM
 (an event loop that never comes back) looks the same from outside while it runs. Both take a restart: a start
 does nothing for an app PM2 counts as online.
 
->>> [still.what for still in find(target, http, pm2.care2_roots(target, listing))]   # doctest: +SKIP
+>>> [still.what for still in find(target, http, care2.roots(target, listing))]   # doctest: +SKIP
 ["PID 48211 (PM2 app careconnect-backend-prod, 'online') is stopped (state T): online in PM2 but stopped, ..."]
 """
 
@@ -40,7 +40,7 @@ class Standstill:
 
 
 def find(target, http: Client, owners: dict[int, Owner], role: str = "") -> list[Standstill]:
-    """Every Care2 process (``owners``: pm2.care2_roots; of ``role`` only, if given) that is stopped, or whose port
+    """Every Care2 process (``owners``: care2.roots; of ``role`` only, if given) that is stopped, or whose port
     accepts and answers nothing."""
     owners = {pid: owner for pid, owner in owners.items() if role in ("", owner.role)}
     members = processes.family(owners)
