@@ -32,7 +32,8 @@ from .target import Target, TargetError, load_target
 from .text import os_problem
 
 if TYPE_CHECKING:
-    from .probes.logs import HostLogs, Source
+    from .probes.log_signs import HostLogs
+    from .probes.logs import Source
     from .probes.pm2 import Jlist, PM2Error
 
 # The presenter's report (verdict, checklist, HTML/JUnit/verdict files): smoke/report/, registered here.
@@ -207,7 +208,7 @@ def _log_marks(target: Target, listing: Future) -> tuple[list[Source], dict]:
 def read_host_logs(config: pytest.Config) -> HostLogs:
     """The Care2 apps' logs for this run (host checks only), located and read once, when first asked."""
     if HOST_LOGS_KEY not in config.stash:
-        from .probes.logs import HostLogs
+        from .probes.log_signs import HostLogs
 
         target = config.stash[TARGET_KEY]
         started = config.stash.get(LOG_MARKS_KEY, None)

@@ -23,6 +23,7 @@ from smoke.probes import (
     care2,
     cloudflared,
     fixes,
+    log_signs,
     logs,
     pm2,
     port_drift,
@@ -311,7 +312,7 @@ WINDOWS_LOGS = {  # where the demo host keeps them -> the sample that stands for
     SERVICE_LOG: "cloudflared.log", r"C:\Users\care2\.pm2\pm2.log": "pm2.log"}
 
 
-def windows_logs(windows, tmp_path, found: list[logs.Source]) -> logs.HostLogs:
+def windows_logs(windows, tmp_path, found: list[logs.Source]) -> log_signs.HostLogs:
     """The host's logs read from the samples standing for them (times N minutes ago filled in), this run started
     a minute ago."""
     now = time.time()
@@ -325,7 +326,7 @@ def windows_logs(windows, tmp_path, found: list[logs.Source]) -> logs.HostLogs:
         copy = tmp_path / name
         copy.write_text(sample(f"logs/{name}", **windows.ports, **times), encoding="utf-8")
         read.append(dataclasses.replace(source, path=copy))
-    return logs.HostLogs(read, None, now - 60)
+    return log_signs.HostLogs(read, None, now - 60)
 
 
 def test_the_logs_of_a_windows_host_are_found_where_pm2_and_the_service_keep_them(windows):

@@ -13,7 +13,8 @@ import re
 from pathlib import Path
 
 from . import cloudflared, pm2, ports
-from .logs import HostLogs, config_argument, tail
+from .log_signs import HostLogs
+from .logs import config_argument, tail
 
 LOG_LINES = 200  # per log file: the last ones
 
