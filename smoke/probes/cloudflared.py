@@ -16,15 +16,20 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
+from typing import Annotated
 from urllib.parse import urlsplit
 
 import psutil
 import yaml
+from pydantic import BeforeValidator, Field
 
 from .http import Client, NoAnswer, is_loopback
 from .ports import listeners
 from .processes import command_line, name_and_cmdline
+from .shapes import Body
 
+# a JSON integer (not true/false, which Python counts as 1/0), else None
+Count = Annotated[int | None, BeforeValidator(lambda value: value if type(value) is int else None)]
 PROCESS_NAMES = {"cloudflared", "cloudflared.exe"}
 INTERPRETER = re.compile(r"^(python[\d.]*w?|py|node|bash|sh|env)(\.exe)?$", re.IGNORECASE)
 METRICS_PORTS = range(20241, 20246)  # cloudflared's default: the first free port of these
@@ -269,20 +274,16 @@ def configs_in_use(target) -> tuple[list[TunnelConfig], list[str]]:
     return configs, unread
 
 
-@dataclass(frozen=True)
-class Readiness:
+class Readiness(Body):
     """cloudflared's /ready: 200 with readyConnections >= 1 when an edge connection is up, else 503."""
 
-    status: int
-    ready_connections: int | None
-    connector_id: str = ""
+    status: int  # the HTTP status it answered with
+    ready_connections: Count = Field(None, alias="readyConnections")
+    connector_id: Annotated[str, BeforeValidator(lambda value: str(value or ""))] = Field("", alias="connectorId")
 
     @classmethod
     def read(cls, status: int, body) -> Readiness:
-        body = body if isinstance(body, dict) else {}
-        count = body.get("readyConnections")
-        count = count if isinstance(count, int) and not isinstance(count, bool) else None
-        return cls(status, count, str(body.get("connectorId") or ""))
+        return cls.model_validate({**(body if isinstance(body, dict) else {}), "status": status})
 
     @property
     def ready(self) -> bool:
