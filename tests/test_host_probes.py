@@ -690,3 +690,14 @@ def test_optional_roles_and_a_proxy_switched_off_are_not_required():
 @pytest.mark.parametrize("service", ["http://[::1", "http://localhost:99999", "unix:/tmp/x.sock", "http_status:404"])
 def test_ingress_services_without_a_dialable_origin(service):
     assert cloudflared.Ingress("x", service).origin is None
+
+
+def test_an_entry_of_pm2s_list_of_another_shape_reads_as_it_always_did():
+    """Numbers as text, null, an object where one is expected: each field as before, never an error."""
+    odd = App.read({"name": 5, "pm2_env": {"pm_id": "7", "status": None, "env": {"PORT": 0}, "PORT": 3001,
+                                           "restart_time": True}, "pid": 12.9, "monit": {"memory": "1e3"}})
+    assert (odd.name, odd.pm_id, odd.pid, odd.status, odd.port, odd.restarts, odd.memory, odd.cpu) == (
+        "5", 7, 12, "unknown", "", 1, None, None)
+    assert App.read({"pm2_env": "x", "monit": [1]}) == App("", None, 0, "unknown", None, 0, 0, None, None)
+    assert App.read({"pm_id": None, "pm2_env": {"pm_id": 3, "PORT": 3001}}).port == "3001"
+    assert App.read({"pm_id": None, "pm2_env": {"pm_id": 3}}).pm_id is None  # PM2's own field wins, even null

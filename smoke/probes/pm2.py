@@ -17,11 +17,13 @@ import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import psutil
+from pydantic import BeforeValidator
 
 from ..text import one_line
+from .shapes import Body
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 DAEMON_STARTED = "Spawning PM2 daemon"
@@ -36,6 +38,67 @@ class PM2Error(Exception):
     def __init__(self, problem: str, fix: str):
         super().__init__(problem)
         self.fix = fix
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# PM2's fields as it may write them: a number as a number or as text; text of any kind, empty when missing or null
+Number = Annotated[int | None, BeforeValidator(_int)]
+Real = Annotated[float | None, BeforeValidator(_float)]
+Word = Annotated[str, BeforeValidator(lambda value: str(value or ""))]
+
+
+class Monit(Body):
+    memory: Number = None
+    cpu: Real = None
+
+
+class AppEnvironment(Body):
+    """pm2_env.env: the environment PM2 started the app with."""
+
+    PORT: Any = None
+
+
+class Pm2Env(Body):
+    """pm2_env: PM2's record of the app, with the app's environment flattened into it."""
+
+    name: Word = ""
+    pm_id: Any = None
+    status: Word = ""
+    pm_uptime: Number = None
+    restart_time: Number = None
+    unstable_restarts: Number = None
+    PORT: Any = ""
+    pm_exec_path: Word = ""
+    exec_interpreter: Word = ""
+    pm_out_log_path: Word = ""
+    pm_err_log_path: Word = ""
+    PM2_HOME: Word = ""
+    pm_cwd: Word = ""
+    max_memory_restart: Number = None
+    env: AppEnvironment = AppEnvironment()
+
+
+class Entry(Body):
+    """One entry of ``pm2 jlist`` as PM2 writes it."""
+
+    name: Word = ""
+    pm_id: Any = None
+    pid: Number = None
+    pm2_env: Pm2Env = Pm2Env()
+    monit: Monit = Monit()
 
 
 @dataclass(frozen=True)
@@ -62,27 +125,26 @@ class App:
 
     @classmethod
     def read(cls, entry: Mapping[str, Any]) -> App:
-        env = _mapping(entry.get("pm2_env"))
-        monit = _mapping(entry.get("monit"))
-        inner_env = _mapping(env.get("env"))
+        seen = Entry.read(entry)
+        env, monit, inner = seen.pm2_env, seen.monit, seen.pm2_env.env
         return cls(
-            name=str(entry.get("name") or env.get("name") or ""),
-            pm_id=_int(entry.get("pm_id", env.get("pm_id"))),
-            pid=_int(entry.get("pid")) or 0,
-            status=str(env.get("status") or "unknown"),
-            started_ms=_int(env.get("pm_uptime")),
-            restarts=_int(env.get("restart_time")) or 0,
-            unstable_restarts=_int(env.get("unstable_restarts")) or 0,
-            memory=_int(monit.get("memory")),
-            cpu=_float(monit.get("cpu")),
-            port=str(inner_env.get("PORT", env.get("PORT", "")) or ""),
-            script=str(env.get("pm_exec_path") or ""),
-            interpreter=str(env.get("exec_interpreter") or ""),
-            out_log=str(env.get("pm_out_log_path") or ""),
-            err_log=str(env.get("pm_err_log_path") or ""),
-            home=str(env.get("PM2_HOME") or ""),
-            cwd=str(env.get("pm_cwd") or ""),
-            max_memory=_int(env.get("max_memory_restart")),
+            name=seen.name or env.name,
+            pm_id=_int(seen.pm_id if "pm_id" in seen.model_fields_set else env.pm_id),
+            pid=seen.pid or 0,
+            status=env.status or "unknown",
+            started_ms=env.pm_uptime,
+            restarts=env.restart_time or 0,
+            unstable_restarts=env.unstable_restarts or 0,
+            memory=monit.memory,
+            cpu=monit.cpu,
+            port=str((inner.PORT if "PORT" in inner.model_fields_set else env.PORT) or ""),
+            script=env.pm_exec_path,
+            interpreter=env.exec_interpreter,
+            out_log=env.pm_out_log_path,
+            err_log=env.pm_err_log_path,
+            home=env.PM2_HOME,
+            cwd=env.pm_cwd,
+            max_memory=env.max_memory_restart,
         )
 
     @property
@@ -204,24 +266,6 @@ def _json_list(text: str) -> tuple[list, int] | None:
         if isinstance(value, list) and not text[end:].strip():
             return value, match.start()
     return None
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def _float(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _last_line(text: str) -> str:
