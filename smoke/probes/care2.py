@@ -5,12 +5,13 @@ The checks feed it PM2's list; standstill.py and build.py read what it returns.
 
 from __future__ import annotations
 
+from ..target import Target
 from . import cloudflared, fixes, ports
 from .pm2 import Jlist, PM2Error, apps_of
 from .processes import Owner
 
 
-def roots(target, listing: Jlist | PM2Error | None) -> dict[int, Owner]:
+def roots(target: Target, listing: Jlist | PM2Error | None) -> dict[int, Owner]:
     """PID -> whose it is, of the processes Care2 consists of: PM2's apps, the holders of the configured ports,
     cloudflared (unless it runs another named tunnel: not Care2's)."""
     found: dict[int, Owner] = {}

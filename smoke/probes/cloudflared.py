@@ -23,6 +23,7 @@ import psutil
 import yaml
 from pydantic import BeforeValidator, Field
 
+from ..target import Target
 from .http import Client, NoAnswer, is_loopback
 from .ports import listeners
 from .processes import command_line, name_and_cmdline
@@ -259,7 +260,7 @@ def _origin_request(table) -> dict:
     return found if isinstance(found, dict) else {}
 
 
-def configs_in_use(target) -> tuple[list[TunnelConfig], list[str]]:
+def configs_in_use(target: Target) -> tuple[list[TunnelConfig], list[str]]:
     """The tunnel configs this host runs: tunnel.config, else the --config of each cloudflared that may run Care2's
     tunnel; and why the ones that could not be read could not."""
     paths = [target.tunnel.config] if target.tunnel.config else [

@@ -15,6 +15,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
+from ..target import Target
 from . import cloudflared
 from .findings import Finding
 from .http import is_loopback
@@ -75,7 +76,7 @@ def reach(port: int, timeout: float) -> dict[str, Reach]:
     return found
 
 
-def dialled_origins(target) -> tuple[list[Dialled], list[str]]:
+def dialled_origins(target: Target) -> tuple[list[Dialled], list[str]]:
     """Each loopback origin some client on this host dials, from the tunnel's ingress and the environment's URLs;
     and the configs that could not be read."""
     found: dict[tuple[str, int], list[Dialled]] = {}
@@ -97,7 +98,7 @@ def dialled_origins(target) -> tuple[list[Dialled], list[str]]:
     ], unread
 
 
-def examine(target) -> list[Finding]:
+def examine(target: Target) -> list[Finding]:
     """Every origin a client here dials by name or loopback address, dialled on both loopback addresses and
     judged; a warning for each config that could not be read, and when there is nothing to check."""
     origins, unread = dialled_origins(target)

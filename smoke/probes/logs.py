@@ -29,6 +29,8 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import psutil
 
+from ..target import Target
+
 TAIL_BYTES = 256 * 1024  # per file, read from its end: enough for an hour of a quiet app, never slow
 CLOUDFLARED_LOG = "cloudflared.log"  # the file cloudflared writes in its --log-directory
 
@@ -196,7 +198,7 @@ def mark(paths: Iterable[Path]) -> dict[Path, int]:
 # --- where the logs are ------------------------------------------------------------------------------------------
 
 
-def sources(target, apps: Sequence, tunnels: Sequence) -> list[Source]:
+def sources(target: Target, apps: Sequence, tunnels: Sequence) -> list[Source]:
     """Every log file of a Care2 role: PM2's files for its apps, PM2's own log, cloudflared's and Caddy's own."""
     roles = {name: role for role, name in target.pm2.apps.items()}
     found: list[Source] = []

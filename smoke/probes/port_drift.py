@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from ..target import Target
 from . import fixes
 from .findings import Finding
 from .http import Client, is_loopback
@@ -16,7 +17,7 @@ from .ports import ROLES, Identity, failover, health_path, identify, listening_o
 HTTP_ROLES = ("frontend", "backend")
 
 
-def own_ports(target) -> set[int]:
+def own_ports(target: Target) -> set[int]:
     """The ports the environments file gives a service: no stray second instance can be found on them."""
     configured = {port for role in ROLES if (port := target.service_port(role))}
     # the site's and API's own URLs, where they are on this host, are doors we were told to use (a local
@@ -45,7 +46,7 @@ def confirmed(identity: Identity, role: str, app_name: str | None) -> bool:
     return app_name is not None and identity.pm2_app == app_name
 
 
-def judge(target, http: Client, listing: Jlist | PM2Error | None) -> list[Finding]:
+def judge(target: Target, http: Client, listing: Jlist | PM2Error | None) -> list[Finding]:
     """Each service listens on its configured port and is the program expected there, with no second instance
     in its failover span; a note for each that is."""
     apps = apps_of(listing)
@@ -71,7 +72,7 @@ def judge(target, http: Client, listing: Jlist | PM2Error | None) -> list[Findin
     return findings
 
 
-def port_problems(target, role: str, port: int, holders: list[Identity], drifted: list[Identity],
+def port_problems(target: Target, role: str, port: int, holders: list[Identity], drifted: list[Identity],
                   listing: Jlist | PM2Error | None = None) -> list[Finding]:
     app_name = target.pm2.apps.get(role)
     start = fixes.restart(target, role)

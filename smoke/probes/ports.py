@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import psutil
 
+from ..target import Target
 from .http import Answer, Client, NoAnswer
 from .pm2 import App
 from .processes import ancestors, command_line, name_and_cmdline, start_time
@@ -212,6 +213,6 @@ def _v4_first(ip: str) -> tuple[bool, str]:
 
 
 
-def health_path(target, role: str) -> str:
+def health_path(target: Target, role: str) -> str:
     """The path that asks the role's program whether it is alive (the proxy: any answer will do)."""
     return {"frontend": target.paths.site_health, "backend": target.paths.api_live}.get(role, "/")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..target import Target
 from ..text import clip
 from . import fixes, ports, processes
 from .findings import Finding
@@ -39,7 +40,7 @@ class Standstill:
         return Finding("warn" if self.still_served else "fail", self.what, self.fix)
 
 
-def find(target, http: Client, owners: dict[int, Owner], role: str = "") -> list[Standstill]:
+def find(target: Target, http: Client, owners: dict[int, Owner], role: str = "") -> list[Standstill]:
     """Every Care2 process (``owners``: care2.roots; of ``role`` only, if given) that is stopped, or whose port
     accepts and answers nothing."""
     owners = {pid: owner for pid, owner in owners.items() if role in ("", owner.role)}
@@ -79,7 +80,8 @@ def _stopped(owner: Owner, family: list[ProcessState], held: list[Listener]) -> 
                        bool(serving) and not listens)]
 
 
-def _hung(target, http: Client, owner: Owner, family: list[ProcessState], held: list[Listener]) -> list[Standstill]:
+def _hung(target: Target, http: Client, owner: Owner, family: list[ProcessState],
+          held: list[Listener]) -> list[Standstill]:
     """The app's listener on its configured port accepts, then says nothing within the read budget, to its health
     path and to / alike (one slow handler is not a hung process: API health judges its time)."""
     port = target.service_port(owner.role) if owner.role in ports.ROLES else 0

@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..target import Target
 from ..text import clock, duration
 from . import fixes
 from .cloudflared import (
@@ -52,7 +53,7 @@ def same_file(first: Path, second: str) -> bool:
         return Path(first).resolve() == Path(second).expanduser().resolve()
 
 
-def judge(target, processes: list[Cloudflared], http: Client, now: float) -> list[Finding]:
+def judge(target: Target, processes: list[Cloudflared], http: Client, now: float) -> list[Finding]:
     """The named tunnel runs, has settled, runs its current config and is connected; a note per tunnel that is."""
     settings = target.tunnel
     if not processes:
@@ -78,7 +79,7 @@ def judge(target, processes: list[Cloudflared], http: Client, now: float) -> lis
     return findings
 
 
-def wrong_tunnel(target, processes: list[Cloudflared], runs: list[Running]) -> Finding:
+def wrong_tunnel(target: Target, processes: list[Cloudflared], runs: list[Running]) -> Finding:
     """The failure when no cloudflared runs the named tunnel: a quick tunnel, another tunnel, or no tunnel at all."""
     expected = target.tunnel.name
     quick = [process for process in processes if process.command.kind == "quick"]
@@ -120,7 +121,7 @@ def wrong_tunnel(target, processes: list[Cloudflared], runs: list[Running]) -> F
     return Finding("fail", f"no cloudflared process runs a tunnel (seen: {seen})", f"start the named tunnel: {named}")
 
 
-def judge_run(target, http: Client, run: Running, now: float) -> list[Finding]:
+def judge_run(target: Target, http: Client, run: Running, now: float) -> list[Finding]:
     """One cloudflared that runs the named tunnel: its config, its age, its edge connections."""
     settings = target.tunnel
     process = run.process

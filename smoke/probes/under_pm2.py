@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+from ..target import Target
 from ..text import duration, size
 from . import cloudflared, fixes, ports
 from .findings import Finding
@@ -18,7 +19,7 @@ def memory(count: int | None) -> str:
     return "no memory figure" if count is None else size(count)
 
 
-def watched(target, listing: Jlist | PM2Error | None, now: float) -> Jlist | None:
+def watched(target: Target, listing: Jlist | PM2Error | None, now: float) -> Jlist | None:
     """PM2's list LOOP_WATCH seconds later, when an app restarted recently without PM2 calling it unstable:
     a restart count that rises in the meantime is a loop; one that does not, a restart by hand."""
     if not any(recently_restarted(target, app, now) and app.online and not app.unstable_restarts
@@ -31,7 +32,7 @@ def watched(target, listing: Jlist | PM2Error | None, now: float) -> Jlist | Non
         return None
 
 
-def recently_restarted(target, app: App, now: float) -> bool:
+def recently_restarted(target: Target, app: App, now: float) -> bool:
     """Restarted, and last (re)started less than pm2.min_uptime ago: online, or between two runs of a loop."""
     uptime = app.uptime(now)
     return (app.online or between_runs(app)) and app.restarts > 0 and uptime is not None \
@@ -44,7 +45,7 @@ def between_runs(app: App) -> bool:
     return (app.status == "stopped" and app.pid > 0) or app.status in ("launching", "waiting restart")
 
 
-def judge(target, listing: Jlist | PM2Error | None, now: float, later: Jlist | None = None) -> list[Finding]:
+def judge(target: Target, listing: Jlist | PM2Error | None, now: float, later: Jlist | None = None) -> list[Finding]:
     """Every Care2 app PM2 should run is in its list and really runs; a note for each that does.
     ``later``: PM2's list a few seconds on (see watched)."""
     if listing is None:
@@ -87,7 +88,7 @@ def judge(target, listing: Jlist | PM2Error | None, now: float, later: Jlist | N
     return findings
 
 
-def judge_app(target, role: str, app: App, now: float, later: App | None = None) -> list[Finding]:
+def judge_app(target: Target, role: str, app: App, now: float, later: App | None = None) -> list[Finding]:
     """What is wrong with one PM2 app: not online, looping, a zombie, or not serving. ``later``: the same
     app a few seconds on, when it had restarted recently."""
     settings = target.pm2
