@@ -89,7 +89,7 @@ def judged(title: str, findings: list[Finding], http: Client) -> tuple[str, Chec
 
 
 def tunnel_check(windows, target):
-    findings = tunnel.judge(target, cloudflared.find_cloudflared(), windows.http, time.time())
+    findings = tunnel.judge(target, windows.http, cloudflared.find_cloudflared(), time.time())
     return judged("Tunnel", findings, windows.http)
 
 

@@ -22,7 +22,7 @@ def test_tunnel_stable(target, check, http, host_logs):
 
     check.concerns("tunnel")
     now = time.time()
-    findings = tunnel.judge(target, cloudflared.find_cloudflared(), http, now) + host_logs.signs(now)["tunnel"]
+    findings = tunnel.judge(target, http, cloudflared.find_cloudflared(), now) + host_logs.signs(now)["tunnel"]
     check.passed("; ".join(check.weigh("Tunnel", findings)))
 
 
@@ -41,7 +41,7 @@ def test_dual_stack(target, check):
     """(8) Ports: dual stack: every client here that dials an origin by the name localhost reaches the service."""
     from smoke.probes import dualstack
 
-    notes = check.weigh("Dual stack", dualstack.examine(target))
+    notes = check.weigh("Dual stack", dualstack.judge(target))
     check.passed("; ".join(notes) or "no origin dialled by name on this host")
 
 

@@ -5,8 +5,8 @@ addresses, in its order (Windows: ::1 first; many Linux hosts: 127.0.0.1 only). 
 the next address when the first refuses; cloudflared dialling its ingress did not (Jan 11: "dial tcp
 [::1]:3000: connect: connection refused", then 502 and 1033).
 
->>> judge(Dialled("localhost", 3001, "the API URL"), ("127.0.0.1",),
-...       {"127.0.0.1": Reach(True, "accepted", 7), "::1": Reach(False, "connection refused")})[0].severity
+>>> judge_origin(Dialled("localhost", 3001, "the API URL"), ("127.0.0.1",),
+...              {"127.0.0.1": Reach(True, "accepted", 7), "::1": Reach(False, "connection refused")})[0].severity
 'note'
 """
 
@@ -98,21 +98,21 @@ def dialled_origins(target: Target) -> tuple[list[Dialled], list[str]]:
     ], unread
 
 
-def examine(target: Target) -> list[Finding]:
+def judge(target: Target) -> list[Finding]:
     """Every origin a client here dials by name or loopback address, dialled on both loopback addresses and
     judged; a warning for each config that could not be read, and when there is nothing to check."""
     origins, unread = dialled_origins(target)
     findings = [Finding("warn", f"{problem}; its ingress is not checked") for problem in unread]
     resolved = resolve("localhost")
     for origin in origins:
-        findings += judge(origin, resolved, reach(origin.port, target.budgets.connect))
+        findings += judge_origin(origin, resolved, reach(origin.port, target.budgets.connect))
     if not origins:
         findings.append(Finding("warn", "not checked: no origin here is dialled by the name localhost as far as the "
                                         "environments file tells", "set tunnel.config to check the tunnel's ingress"))
     return findings
 
 
-def judge(origin: Dialled, resolved: tuple[str, ...], reached: dict[str, Reach]) -> list[Finding]:
+def judge_origin(origin: Dialled, resolved: tuple[str, ...], reached: dict[str, Reach]) -> list[Finding]:
     """Red only where a client here really fails or reaches another program; a risk elsewhere is a warning."""
     if origin.host != "localhost":
         return _literal(origin, reached)

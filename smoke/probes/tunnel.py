@@ -53,7 +53,7 @@ def same_file(first: Path, second: str) -> bool:
         return Path(first).resolve() == Path(second).expanduser().resolve()
 
 
-def judge(target: Target, processes: list[Cloudflared], http: Client, now: float) -> list[Finding]:
+def judge(target: Target, http: Client, processes: list[Cloudflared], now: float) -> list[Finding]:
     """The named tunnel runs, has settled, runs its current config and is connected; a note per tunnel that is."""
     settings = target.tunnel
     if not processes:
