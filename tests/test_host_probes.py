@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from smoke.probes import appconfig, cloudflared, port_drift, ports, processes, under_pm2
+from smoke.probes import appconfig, cloudflared, cloudflared_metrics, port_drift, ports, processes, under_pm2
 from smoke.probes.http import Client
 from smoke.probes.pm2 import App, PM2Error, parse_jlist, read_jlist
 from smoke.target import TargetError, load_target
@@ -401,7 +401,7 @@ def test_unreadable_configs_name_the_file(tmp_path, text, problem):
     (200, "OK", False, None),
 ])
 def test_readiness(status, body, ready, count):
-    readiness = cloudflared.Readiness.read(status, body)
+    readiness = cloudflared_metrics.Readiness.read(status, body)
     assert (readiness.ready, readiness.ready_connections) == (ready, count)
 
 
@@ -416,17 +416,17 @@ cloudflared_tunnel_request_errors{connection_id="0"} 3e+00
 
 
 def test_metric_samples():
-    assert cloudflared.metric(METRICS, "cloudflared_tunnel_ha_connections") == 2
-    assert cloudflared.metric(METRICS, "cloudflared_tunnel_request_errors") == 3
-    assert cloudflared.metric(METRICS, "cloudflared_tunnel_ha") is None
-    assert cloudflared.metric("", "cloudflared_tunnel_ha_connections") is None
+    assert cloudflared_metrics.metric(METRICS, "cloudflared_tunnel_ha_connections") == 2
+    assert cloudflared_metrics.metric(METRICS, "cloudflared_tunnel_request_errors") == 3
+    assert cloudflared_metrics.metric(METRICS, "cloudflared_tunnel_ha") is None
+    assert cloudflared_metrics.metric("", "cloudflared_tunnel_ha_connections") is None
 
 
 def test_metrics_server_read_over_loopback(http):
     ready = (200, {"content-type": "application/json"}, json.dumps({"status": 200, "readyConnections": 2,
                                                                        "connectorId": "c0ffee"}))
     with serving({"/ready": ready, "/metrics": (200, {"content-type": "text/plain"}, METRICS)}) as port:
-        metrics = cloudflared.read_metrics(http, f"http://127.0.0.1:{port}")
+        metrics = cloudflared_metrics.read_metrics(http, f"http://127.0.0.1:{port}")
     assert (metrics.readiness.ready, metrics.readiness.ready_connections) == (True, 2)
     assert (metrics.ha_connections, metrics.version) == (2, "2024.8.2")
 
@@ -435,16 +435,16 @@ def test_a_down_tunnel_and_a_foreign_server(http, unused_port):
     down = (503, {"content-type": "application/json"}, '{"status":503,"readyConnections":0,"connectorId":"x"}')
     with serving({"/ready": down}) as down_port, serving({}) as foreign_port:
         urls = [f"http://127.0.0.1:{unused_port}", f"http://127.0.0.1:{foreign_port}", f"http://127.0.0.1:{down_port}"]
-        metrics = cloudflared.find_metrics(http, urls)
+        metrics = cloudflared_metrics.find_metrics(http, urls)
     assert metrics.base_url == urls[2]
     assert (metrics.readiness.ready, metrics.readiness.describe()) == (False, "503, readyConnections=0")
-    assert cloudflared.read_metrics(http, urls[1]) is None
+    assert cloudflared_metrics.read_metrics(http, urls[1]) is None
 
 
 def test_metrics_addresses_prefer_what_the_process_says_and_never_leave_loopback():
     stranger = cloudflared.Cloudflared(NO_SUCH_PID, (), 0.0, "", cloudflared.parse_command(
         ["cloudflared", "tunnel", "--metrics", "0.0.0.0:20243", "run", "x"]))
-    urls, skipped = cloudflared.metrics_urls(stranger, "192.0.2.10:20241", "[::1]:20244", "localhost:20245")
+    urls, skipped = cloudflared_metrics.metrics_urls(stranger, "192.0.2.10:20241", "[::1]:20244", "localhost:20245")
     assert urls[:3] == ["http://127.0.0.1:20243", "http://[::1]:20244", "http://127.0.0.1:20245"]
     assert urls[3:] == ["http://127.0.0.1:20241", "http://127.0.0.1:20242", "http://127.0.0.1:20244"]
     assert skipped == ["192.0.2.10:20241"]
@@ -454,7 +454,7 @@ def test_metrics_addresses_use_the_ports_the_process_listens_on():
     command = cloudflared.parse_command(["cloudflared", "tunnel", "run", "x"])
     me = cloudflared.Cloudflared(os.getpid(), (), 0.0, "", command)
     with listening() as port:
-        urls, _ = cloudflared.metrics_urls(me)
+        urls, _ = cloudflared_metrics.metrics_urls(me)
     assert f"http://127.0.0.1:{port}" in urls and "http://127.0.0.1:20241" not in urls
 
 

@@ -17,9 +17,8 @@ from .cloudflared import (
     Cloudflared,
     TunnelConfig,
     TunnelConfigError,
-    find_metrics,
-    metrics_urls,
 )
+from .cloudflared_metrics import find_metrics, metrics_urls
 from .findings import Finding
 from .http import Client
 
