@@ -31,7 +31,8 @@ from .target import Target, TargetError, chosen_environment, chosen_environment_
 from .text import os_problem
 
 if TYPE_CHECKING:
-    from .probes.logs import HostLogs, Source
+    from .probes.log_signs import HostLogs
+    from .probes.logs import Source
     from .probes.pm2 import Jlist, PM2Error
 
 # The presenter's report (verdict, checklist, HTML/JUnit/verdict files): smoke/report/, registered here.
@@ -191,9 +192,9 @@ def _pm2_list(target: Target) -> Jlist | PM2Error:
 
 
 def _log_sources(target: Target, listing: Jlist | PM2Error | None) -> list[Source]:
-    from .probes import logs, pm2, tunnel
+    from .probes import cloudflared, logs, pm2
 
-    return logs.sources(target, pm2.apps_of(listing), tunnel.care2_tunnels(target.tunnel.name))
+    return logs.sources(target, pm2.apps_of(listing), cloudflared.care2_tunnels(target.tunnel.name))
 
 
 def _log_marks(target: Target, listing: Future) -> tuple[list[Source], dict]:
@@ -206,7 +207,7 @@ def _log_marks(target: Target, listing: Future) -> tuple[list[Source], dict]:
 def read_host_logs(config: pytest.Config) -> HostLogs:
     """The Care2 apps' logs for this run (host checks only), located and read once, when first asked."""
     if HOST_LOGS_KEY not in config.stash:
-        from .probes.logs import HostLogs
+        from .probes.log_signs import HostLogs
 
         target = config.stash[TARGET_KEY]
         started = config.stash.get(LOG_MARKS_KEY, None)

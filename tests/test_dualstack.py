@@ -10,7 +10,7 @@ import socket
 import pytest
 
 from smoke.probes import dualstack
-from smoke.probes.dualstack import Dialled, Reach, judge
+from smoke.probes.dualstack import Dialled, Reach, judge_origin
 
 V4_ONLY, V6_FIRST, BOTH_V4_FIRST = ("127.0.0.1",), ("::1", "127.0.0.1"), ("127.0.0.1", "::1")
 IPV4_ONLY_BACKEND = {"127.0.0.1": Reach(True, "accepted", 100), "::1": Reach(False, "connection refused")}
@@ -26,13 +26,13 @@ def severities(findings):
 
 def test_an_ipv4_only_backend_is_fine_where_localhost_is_ipv4_only():
     """The real app on this machine: nobody dials ::1, every client reaches the backend."""
-    findings = judge(API_URL, V4_ONLY, IPV4_ONLY_BACKEND)
+    findings = judge_origin(API_URL, V4_ONLY, IPV4_ONLY_BACKEND)
     assert severities(findings) == ["note"]
     assert "no client here tries it" in findings[0].what
 
 
 def test_an_ipv4_only_backend_where_localhost_is_ipv6_first_is_a_warning_for_clients_that_fall_back():
-    findings = judge(API_URL, V6_FIRST, IPV4_ONLY_BACKEND)
+    findings = judge_origin(API_URL, V6_FIRST, IPV4_ONLY_BACKEND)
     assert severities(findings) == ["warn"]
     assert "[::1]:3001 connection refused while 127.0.0.1:3001 accepts" in findings[0].what
     assert "localhost is ::1 then 127.0.0.1 on this host" in findings[0].what
@@ -41,52 +41,53 @@ def test_an_ipv4_only_backend_where_localhost_is_ipv6_first_is_a_warning_for_cli
 
 def test_the_tunnel_dialling_localhost_where_it_is_ipv6_first_is_red():
     """cloudflared dials the first address only (it did on the demo host), here on a Windows-like resolver."""
-    findings = judge(INGRESS, V6_FIRST, IPV4_ONLY_BACKEND)
+    findings = judge_origin(INGRESS, V6_FIRST, IPV4_ONLY_BACKEND)
     assert severities(findings) == ["fail"]
     assert "502, then 1033" in findings[0].what
     assert findings[0].fix.startswith("use http://127.0.0.1:3000 in the tunnel ingress (config.yml)")
 
 
 def test_the_tunnel_dialling_localhost_where_it_is_ipv4_only_is_a_warning():
-    findings = judge(INGRESS, V4_ONLY, IPV4_ONLY_BACKEND)
+    findings = judge_origin(INGRESS, V4_ONLY, IPV4_ONLY_BACKEND)
     assert severities(findings) == ["warn"]
     assert "as on Windows" in findings[0].what
 
 
 def test_a_second_address_that_refuses_is_a_warning():
-    assert severities(judge(API_URL, BOTH_V4_FIRST, IPV4_ONLY_BACKEND)) == ["warn"]
+    assert severities(judge_origin(API_URL, BOTH_V4_FIRST, IPV4_ONLY_BACKEND)) == ["warn"]
 
 
 def test_both_addresses_accepting_is_fine_on_any_resolver():
     for resolved in (V4_ONLY, V6_FIRST, BOTH_V4_FIRST, ()):
-        assert severities(judge(INGRESS, resolved, BOTH)) == ["note"]
+        assert severities(judge_origin(INGRESS, resolved, BOTH)) == ["note"]
 
 
 def test_another_program_on_the_other_address_is_red_when_clients_here_may_reach_it():
     split = {"127.0.0.1": Reach(True, "accepted", 100), "::1": Reach(True, "accepted", 999_999)}
-    findings = judge(API_URL, V6_FIRST, split)
+    findings = judge_origin(API_URL, V6_FIRST, split)
     assert severities(findings) == ["fail"]
     assert "held by PID 100" in findings[0].what and "[::1]:3001 by PID 999999" in findings[0].what
-    assert severities(judge(API_URL, V4_ONLY, split)) == ["warn"]
+    assert severities(judge_origin(API_URL, V4_ONLY, split)) == ["warn"]
 
 
 def test_only_the_unresolved_address_accepting_is_red():
     v6_only = {"127.0.0.1": Reach(False, "connection refused"), "::1": Reach(True, "accepted", 100)}
-    findings = judge(API_URL, V4_ONLY, v6_only)
+    findings = judge_origin(API_URL, V4_ONLY, v6_only)
     assert severities(findings) == ["fail"] and "nobody dialling localhost reaches the service" in findings[0].what
 
 
 def test_nothing_listening_is_the_ports_checks_business():
     down = {"127.0.0.1": Reach(False, "connection refused"), "::1": Reach(False, "connection refused")}
-    assert severities(judge(API_URL, V6_FIRST, down)) == ["note"]
+    assert severities(judge_origin(API_URL, V6_FIRST, down)) == ["note"]
 
 
 def test_a_literal_address_is_dialled_as_written():
-    findings = judge(Dialled("::1", 3000, "the tunnel ingress for care2connects.org", "the tunnel ingress (c.yml)",
-                             by_tunnel=True), V4_ONLY, IPV4_ONLY_BACKEND)
+    ingress = Dialled("::1", 3000, "the tunnel ingress for care2connects.org", "the tunnel ingress (c.yml)",
+                      by_tunnel=True)
+    findings = judge_origin(ingress, V4_ONLY, IPV4_ONLY_BACKEND)
     assert severities(findings) == ["fail"]
     assert "[::1]:3000 connection refused while 127.0.0.1:3000 accepts" in findings[0].what
-    assert severities(judge(Dialled("127.0.0.1", 3001, "the API URL"), V6_FIRST, IPV4_ONLY_BACKEND)) == ["note"]
+    assert severities(judge_origin(Dialled("127.0.0.1", 3001, "the API URL"), V6_FIRST, IPV4_ONLY_BACKEND)) == ["note"]
 
 
 @pytest.mark.parametrize(("answer", "expected"), [

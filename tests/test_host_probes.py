@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from smoke.probes import appconfig, pm2, ports, processes, tunnel
+from smoke.probes import appconfig, cloudflared, cloudflared_metrics, port_drift, ports, processes, under_pm2
 from smoke.probes.http import Client
 from smoke.probes.pm2 import App, PM2Error, parse_jlist, read_jlist
 from smoke.target import TargetError, load_target
@@ -193,7 +193,7 @@ def judged(name: str, later: dict | None = None, **changes) -> tuple[list, list]
     target = load_target("local", environ={})
     app = dataclasses.replace(parse_jlist(recorded(name)).app("careconnect-backend-prod"), **changes)
     again = dataclasses.replace(app, **later) if later is not None else None
-    found = pm2.judge_app(target, "backend", app, DAY + 7200, again)
+    found = under_pm2.judge_app(target, "backend", app, DAY + 7200, again)
     warnings = [f"{finding.what}; {finding.fix}" if finding.fix else finding.what
                 for finding in found if finding.severity == "warn"]
     return [finding for finding in found if finding.severity == "fail"], warnings
@@ -271,31 +271,32 @@ def sleeper():
 
 
 def test_named_tunnel_as_care2_runs_it():
-    command = tunnel.parse_command(["cloudflared", "tunnel", "--edge-ip-version", "4", "run", "care2connects-tunnel"])
+    command = cloudflared.parse_command(
+        ["cloudflared", "tunnel", "--edge-ip-version", "4", "run", "care2connects-tunnel"])
     assert (command.kind, command.name, command.config, command.metrics) == ("named", "care2connects-tunnel", "", "")
 
 
 def test_windows_paths():
     exe = r"C:\Program Files (x86)\cloudflared\cloudflared.exe"
     config = r"C:\Users\care2\.cloudflared\config.yml"
-    command = tunnel.parse_command([exe, "tunnel", "--config", config, "run", "care2connects-tunnel"])
+    command = cloudflared.parse_command([exe, "tunnel", "--config", config, "run", "care2connects-tunnel"])
     assert (command.kind, command.name, command.config) == ("named", "care2connects-tunnel", config)
-    assert tunnel.is_cloudflared("cloudflared.exe", [exe, "tunnel", "run"])
-    assert tunnel.parse_command([exe, "tunnel", "--url", "http://localhost:3000"]).kind == "quick"
+    assert cloudflared.is_cloudflared("cloudflared.exe", [exe, "tunnel", "run"])
+    assert cloudflared.parse_command([exe, "tunnel", "--url", "http://localhost:3000"]).kind == "quick"
 
 
 @pytest.mark.parametrize("interpreter", [["python3"], ["/usr/bin/python3", "-u"], [r"C:\Python311\python.exe"]])
 def test_interpreter_prefixed_command_lines(interpreter):
     cmdline = [*interpreter, "/x/bin/cloudflared", "tunnel", "--metrics", "127.0.0.1:20241", "run", "care2-test"]
-    command = tunnel.parse_command(cmdline)
+    command = cloudflared.parse_command(cmdline)
     assert (command.kind, command.name, command.metrics) == ("named", "care2-test", "127.0.0.1:20241")
-    assert tunnel.is_cloudflared("python3", cmdline)
+    assert cloudflared.is_cloudflared("python3", cmdline)
 
 
 def test_not_cloudflared():
-    assert not tunnel.is_cloudflared("vim", ["vim", "/etc/cloudflared"])
-    assert not tunnel.is_cloudflared("python3", ["python3", "/x/other.py", "cloudflared"])
-    assert not tunnel.is_cloudflared("node", ["node", "server.js"])
+    assert not cloudflared.is_cloudflared("vim", ["vim", "/etc/cloudflared"])
+    assert not cloudflared.is_cloudflared("python3", ["python3", "/x/other.py", "cloudflared"])
+    assert not cloudflared.is_cloudflared("node", ["node", "server.js"])
 
 
 @pytest.mark.parametrize("args, kind, url", [
@@ -310,29 +311,29 @@ def test_not_cloudflared():
     (["access", "tcp", "--hostname", "x.example"], "other", ""),
 ])
 def test_quick_tunnels_and_other_commands(args, kind, url):
-    command = tunnel.parse_command(["cloudflared", *args])
+    command = cloudflared.parse_command(["cloudflared", *args])
     assert (command.kind, command.url) == (kind, url)
 
 
 def test_switches_and_flags_around_run():
-    command = tunnel.parse_command(["cloudflared", "--no-autoupdate", "tunnel", "--loglevel", "debug",
+    command = cloudflared.parse_command(["cloudflared", "--no-autoupdate", "tunnel", "--loglevel", "debug",
                                     "--metrics=localhost:20243", "run", "--protocol", "quic", "care2connects-tunnel"])
     assert (command.kind, command.name, command.metrics) == ("named", "care2connects-tunnel", "localhost:20243")
 
 
 def test_token_and_config_runs_name_no_tunnel_and_hide_the_token():
     cmdline = ["cloudflared", "tunnel", "run", "--token", "eyJhIjoiMTIzIiwidCI6IjQ1NiIsInMiOiJzZWNyZXQifQ=="]
-    command = tunnel.parse_command(cmdline)
+    command = cloudflared.parse_command(cmdline)
     assert (command.kind, command.name, command.token) == ("named", "", True)
-    assert ports.command_line(cmdline) == "cloudflared tunnel run --token ***"
-    assert ports.command_line(["cloudflared", "--token=abc", "--credentials-file", "/x.json"]) == (
+    assert processes.command_line(cmdline) == "cloudflared tunnel run --token ***"
+    assert processes.command_line(["cloudflared", "--token=abc", "--credentials-file", "/x.json"]) == (
         "cloudflared --token=*** --credentials-file /x.json")
-    bare = tunnel.parse_command(["cloudflared", "tunnel", "--config", "/etc/cloudflared/config.yml"])
+    bare = cloudflared.parse_command(["cloudflared", "tunnel", "--config", "/etc/cloudflared/config.yml"])
     assert (bare.kind, bare.name, bare.config) == ("named", "", "/etc/cloudflared/config.yml")
 
 
 def test_relative_config_is_taken_from_the_process_directory():
-    process = tunnel.Cloudflared(1, (), 0.0, "/srv/care2", tunnel.parse_command(
+    process = cloudflared.Cloudflared(1, (), 0.0, "/srv/care2", cloudflared.parse_command(
         ["cloudflared", "tunnel", "--config", "cloudflared/config.yml", "run", "x"]))
     assert process.config_path == Path("/srv/care2/cloudflared/config.yml")
 
@@ -345,7 +346,7 @@ def test_find_cloudflared_sees_a_process_named_cloudflared(tmp_path):
     child = subprocess.Popen([str(program), "tunnel", "--config", "config.yml", "run", "care2-unit-test"], cwd=tmp_path)
     try:
         deadline = time.monotonic() + 10
-        while not (found := [p for p in tunnel.find_cloudflared() if p.pid == child.pid and p.cmdline]):
+        while not (found := [p for p in cloudflared.find_cloudflared() if p.pid == child.pid and p.cmdline]):
             assert time.monotonic() < deadline, "the stand-in never showed up"
             time.sleep(0.05)
         (process,) = found
@@ -369,7 +370,7 @@ def test_config_ingress_and_rule_matching(tmp_path):
         "  - hostname: '*.care2connects.org'\n    service: https://127.0.0.1\n"
         "  - service: http_status:404\n"
     )
-    config = tunnel.TunnelConfig.read(path)
+    config = cloudflared.TunnelConfig.read(path)
     assert (config.tunnel, config.metrics, len(config.ingress)) == ("care2connects-tunnel", "127.0.0.1:20241", 3)
     assert config.modified == path.stat().st_mtime
     assert config.rule_for("care2connects.org").origin == ("localhost", 3000)
@@ -386,10 +387,10 @@ def test_config_ingress_and_rule_matching(tmp_path):
 def test_unreadable_configs_name_the_file(tmp_path, text, problem):
     path = tmp_path / "config.yml"
     path.write_text(text)
-    with pytest.raises(tunnel.TunnelConfigError, match=re.escape(problem)):
-        tunnel.TunnelConfig.read(path)
-    with pytest.raises(tunnel.TunnelConfigError, match="does not exist"):
-        tunnel.TunnelConfig.read(tmp_path / "missing.yml")
+    with pytest.raises(cloudflared.TunnelConfigError, match=re.escape(problem)):
+        cloudflared.TunnelConfig.read(path)
+    with pytest.raises(cloudflared.TunnelConfigError, match="does not exist"):
+        cloudflared.TunnelConfig.read(tmp_path / "missing.yml")
 
 
 @pytest.mark.parametrize("status, body, ready, count", [
@@ -400,7 +401,7 @@ def test_unreadable_configs_name_the_file(tmp_path, text, problem):
     (200, "OK", False, None),
 ])
 def test_readiness(status, body, ready, count):
-    readiness = tunnel.Readiness.read(status, body)
+    readiness = cloudflared_metrics.Readiness.read(status, body)
     assert (readiness.ready, readiness.ready_connections) == (ready, count)
 
 
@@ -415,17 +416,17 @@ cloudflared_tunnel_request_errors{connection_id="0"} 3e+00
 
 
 def test_metric_samples():
-    assert tunnel.metric(METRICS, "cloudflared_tunnel_ha_connections") == 2
-    assert tunnel.metric(METRICS, "cloudflared_tunnel_request_errors") == 3
-    assert tunnel.metric(METRICS, "cloudflared_tunnel_ha") is None
-    assert tunnel.metric("", "cloudflared_tunnel_ha_connections") is None
+    assert cloudflared_metrics.metric(METRICS, "cloudflared_tunnel_ha_connections") == 2
+    assert cloudflared_metrics.metric(METRICS, "cloudflared_tunnel_request_errors") == 3
+    assert cloudflared_metrics.metric(METRICS, "cloudflared_tunnel_ha") is None
+    assert cloudflared_metrics.metric("", "cloudflared_tunnel_ha_connections") is None
 
 
 def test_metrics_server_read_over_loopback(http):
     ready = (200, {"content-type": "application/json"}, json.dumps({"status": 200, "readyConnections": 2,
                                                                        "connectorId": "c0ffee"}))
     with serving({"/ready": ready, "/metrics": (200, {"content-type": "text/plain"}, METRICS)}) as port:
-        metrics = tunnel.read_metrics(http, f"http://127.0.0.1:{port}")
+        metrics = cloudflared_metrics.read_metrics(http, f"http://127.0.0.1:{port}")
     assert (metrics.readiness.ready, metrics.readiness.ready_connections) == (True, 2)
     assert (metrics.ha_connections, metrics.version) == (2, "2024.8.2")
 
@@ -434,25 +435,26 @@ def test_a_down_tunnel_and_a_foreign_server(http, unused_port):
     down = (503, {"content-type": "application/json"}, '{"status":503,"readyConnections":0,"connectorId":"x"}')
     with serving({"/ready": down}) as down_port, serving({}) as foreign_port:
         urls = [f"http://127.0.0.1:{unused_port}", f"http://127.0.0.1:{foreign_port}", f"http://127.0.0.1:{down_port}"]
-        metrics = tunnel.find_metrics(http, urls)
+        metrics = cloudflared_metrics.find_metrics(http, urls)
     assert metrics.base_url == urls[2]
     assert (metrics.readiness.ready, metrics.readiness.describe()) == (False, "503, readyConnections=0")
-    assert tunnel.read_metrics(http, urls[1]) is None
+    assert cloudflared_metrics.read_metrics(http, urls[1]) is None
 
 
 def test_metrics_addresses_prefer_what_the_process_says_and_never_leave_loopback():
-    stranger = tunnel.Cloudflared(NO_SUCH_PID, (), 0.0, "", tunnel.parse_command(
+    stranger = cloudflared.Cloudflared(NO_SUCH_PID, (), 0.0, "", cloudflared.parse_command(
         ["cloudflared", "tunnel", "--metrics", "0.0.0.0:20243", "run", "x"]))
-    urls, skipped = tunnel.metrics_urls(stranger, "192.0.2.10:20241", "[::1]:20244", "localhost:20245")
+    urls, skipped = cloudflared_metrics.metrics_urls(stranger, "192.0.2.10:20241", "[::1]:20244", "localhost:20245")
     assert urls[:3] == ["http://127.0.0.1:20243", "http://[::1]:20244", "http://127.0.0.1:20245"]
     assert urls[3:] == ["http://127.0.0.1:20241", "http://127.0.0.1:20242", "http://127.0.0.1:20244"]
     assert skipped == ["192.0.2.10:20241"]
 
 
 def test_metrics_addresses_use_the_ports_the_process_listens_on():
-    me = tunnel.Cloudflared(os.getpid(), (), 0.0, "", tunnel.parse_command(["cloudflared", "tunnel", "run", "x"]))
+    command = cloudflared.parse_command(["cloudflared", "tunnel", "run", "x"])
+    me = cloudflared.Cloudflared(os.getpid(), (), 0.0, "", command)
     with listening() as port:
-        urls, _ = tunnel.metrics_urls(me)
+        urls, _ = cloudflared_metrics.metrics_urls(me)
     assert f"http://127.0.0.1:{port}" in urls and "http://127.0.0.1:20241" not in urls
 
 
@@ -488,17 +490,17 @@ def test_the_site_urls_own_port_in_the_frontends_failover_span_is_no_second_fron
     frontend: a door the environment names, never a stray second frontend; the same answer on another port is one."""
     target = load_target("local", environ={"SMOKE_SITE_URL": '"http://localhost:3004"'})
     assert (target.ports.frontend, target.ports.failover_span) == (3000, 5)
-    assert 3004 in ports.own_ports(target) and 3003 not in ports.own_ports(target)
+    assert 3004 in port_drift.own_ports(target) and 3003 not in port_drift.own_ports(target)
 
     def answering_as_frontend(port: int) -> ports.Identity:
         return ports.Identity(ports.Listener(port, 4242, ("127.0.0.1",)), "frontend", 'answers X-Care2-Origin: '
                               '"frontend"', None, False, False)
 
     proxy, stray = answering_as_frontend(3004), answering_as_frontend(3003)
-    own = ports.own_ports(target)
-    assert ports.second_instances("frontend", "careconnect-frontend-prod", own, [proxy]) == []
-    assert ports.second_instances("frontend", "careconnect-frontend-prod", own, [proxy, stray]) == [stray]
-    (problem,) = ports.port_problems(target, "frontend", 3000, [answering_as_frontend(3000)], [stray])
+    own = port_drift.own_ports(target)
+    assert port_drift.second_instances("frontend", "careconnect-frontend-prod", own, [proxy]) == []
+    assert port_drift.second_instances("frontend", "careconnect-frontend-prod", own, [proxy, stray]) == [stray]
+    (problem,) = port_drift.port_problems(target, "frontend", 3000, [answering_as_frontend(3000)], [stray])
     assert problem.what.startswith("frontend: a second frontend listens beside port 3000: port 3003: PID 4242")
     assert problem.fix == "an old instance: stop it: kill 4242 (Windows: taskkill /PID 4242 /F)"
 
@@ -687,4 +689,15 @@ def test_optional_roles_and_a_proxy_switched_off_are_not_required():
 
 @pytest.mark.parametrize("service", ["http://[::1", "http://localhost:99999", "unix:/tmp/x.sock", "http_status:404"])
 def test_ingress_services_without_a_dialable_origin(service):
-    assert tunnel.Ingress("x", service).origin is None
+    assert cloudflared.Ingress("x", service).origin is None
+
+
+def test_an_entry_of_pm2s_list_of_another_shape_reads_as_it_always_did():
+    """Numbers as text, null, an object where one is expected: each field as before, never an error."""
+    odd = App.read({"name": 5, "pm2_env": {"pm_id": "7", "status": None, "env": {"PORT": 0}, "PORT": 3001,
+                                           "restart_time": True}, "pid": 12.9, "monit": {"memory": "1e3"}})
+    assert (odd.name, odd.pm_id, odd.pid, odd.status, odd.port, odd.restarts, odd.memory, odd.cpu) == (
+        "5", 7, 12, "unknown", "", 1, None, None)
+    assert App.read({"pm2_env": "x", "monit": [1]}) == App("", None, 0, "unknown", None, 0, 0, None, None)
+    assert App.read({"pm_id": None, "pm2_env": {"pm_id": 3, "PORT": 3001}}).port == "3001"
+    assert App.read({"pm_id": None, "pm2_env": {"pm_id": 3}}).pm_id is None  # PM2's own field wins, even null

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from smoke.evidence import Evidence
-from smoke.probes import logs
+from smoke.probes import log_signs, logs
 from smoke.redact import Redactor
 
 
@@ -55,7 +55,7 @@ def test_a_log_is_read_from_its_end_only(tmp_path):
 
 def test_a_missing_or_unreadable_log_is_a_note(tmp_path):
     gone = logs.Source("backend", "careconnect-backend-prod", tmp_path / "gone.log")
-    host = logs.HostLogs([gone], None, time.time())
+    host = log_signs.HostLogs([gone], None, time.time())
     assert host.evidence("backend") == [f"backend log: {tmp_path / 'gone.log'} does not exist"]
     assert host.signs(time.time()) == {"tunnel": [], "ports": [], "processes": []}
     if sys.platform != "win32" and os.geteuid() != 0:  # root reads any file
@@ -75,7 +75,7 @@ def test_only_the_runs_errors_are_quoted_newest_first_and_scrubbed(tmp_path):
                     "    at Socket.x (/srv/backend/node_modules/pg/lib/client.js:1:1)\n"
                     "    at load (/srv/backend/src/db.ts:12:7)\nserver still up\n")
     source = logs.Source("backend", "careconnect-backend-prod", path, "/srv/backend")
-    [quoted] = logs.HostLogs([source], marks, started, Redactor()).evidence("backend")
+    [quoted] = log_signs.HostLogs([source], marks, started, Redactor()).evidence("backend")
     assert quoted.startswith("backend log (careconnect-backend-prod, during this run): Error: connect ECONNREFUSED")
     assert quoted.endswith(" at src/db.ts:12")  # the app's own frame, not the library's
     assert "hunter22" not in quoted
@@ -93,11 +93,11 @@ def test_evidence_providers_are_asked_per_role_and_a_broken_one_costs_only_its_l
 
 def test_memory_near_pm2s_limit_is_a_sign():
     app = type("App", (), {"name": "careconnect-backend-prod", "memory": 460 * 2**20, "max_memory": 500 * 2**20})
-    [sign] = logs.memory_near_limit([], [app])
+    [sign] = log_signs.memory_near_limit([], [app])
     assert sign.what.startswith("careconnect-backend-prod uses 460")
     assert "92% of its max_memory_restart" in sign.what
 
 
 def test_the_time_shown_is_this_hosts_clock():
     at = datetime(2026, 12, 7, 17, 12, 49, tzinfo=UTC).timestamp()
-    assert logs.clock(at) == time.strftime("%H:%M:%S", time.localtime(at))
+    assert log_signs.clock(at) == time.strftime("%H:%M:%S", time.localtime(at))

@@ -147,3 +147,18 @@ def test_a_named_answer_carries_its_body_or_says_why_it_has_none():
     assert Exchange("GET", chunk, 404).describe() == f"GET {chunk} -> 404", "a file's body is not read"
     assert Exchange("POST", start, failure="net::ERR_CONNECTION_REFUSED").describe() == (
         f"POST {start} -> no answer (net::ERR_CONNECTION_REFUSED)")
+
+
+@pytest.mark.parametrize("body, live, ready, db", [
+    ("not json", ("", "", ""), (False, "", "", ""), ("", False, "")),
+    ({"status": None, "port": 3001}, ("None", "", "3001"), (False, "", "", ""), ("None", False, "")),
+    ({"ready": "true", "databaseUrl": None, "services": "down"}, ("", "", ""), (False, "None", "", ""),
+     ("", False, "")),
+    ({"ready": True, "services": {"db": {"ok": 1, "detail": None}}}, ("", "", ""), (True, "", "", ""),
+     ("", False, "None")),
+])
+def test_a_health_body_of_another_shape_reads_as_the_text_of_its_values(body, live, ready, db):
+    seen = Liveness.read(body), DatabaseReadiness.read(body), DatabaseStatus.read(body)
+    assert (seen[0].status, seen[0].service, seen[0].port) == live
+    assert (seen[1].ready, seen[1].database_url, seen[1].message, seen[1].error) == ready
+    assert (seen[2].status, seen[2].db_ok, seen[2].detail) == db

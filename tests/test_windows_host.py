@@ -17,7 +17,22 @@ from test_host_probes import IPV6
 
 from fixtures.windows.host import WindowsHost, sample, windows_folder
 from smoke.check import Check
-from smoke.probes import appconfig, build, fixes, logs, pm2, ports, processes, standstill, tunnel
+from smoke.probes import (
+    appconfig,
+    build,
+    care2,
+    cloudflared,
+    fixes,
+    log_signs,
+    logs,
+    pm2,
+    port_drift,
+    ports,
+    processes,
+    standstill,
+    tunnel,
+    under_pm2,
+)
 from smoke.probes.findings import Finding
 from smoke.probes.http import Client
 from smoke.probes.pm2 import App, Jlist, parse_jlist
@@ -47,8 +62,8 @@ def windows(monkeypatch, tmp_path):
         config = tmp_path / "config.yml"
         config.write_text(sample("config.yml", **found), encoding="utf-8")
         os.utime(config, (time.time() - 3 * 3600,) * 2)
-        read = tunnel.TunnelConfig.read.__func__
-        monkeypatch.setattr(tunnel.TunnelConfig, "read", classmethod(
+        read = cloudflared.TunnelConfig.read.__func__
+        monkeypatch.setattr(cloudflared.TunnelConfig, "read", classmethod(
             lambda cls, path: read(cls, config if str(path) == SERVICE_CONFIG else path)))
         client = Client(connect=1.0, read=1.0, retry_delay=0.0)
         yield SimpleNamespace(
@@ -74,18 +89,19 @@ def judged(title: str, findings: list[Finding], http: Client) -> tuple[str, Chec
 
 
 def tunnel_check(windows, target):
-    return judged("Tunnel", tunnel.judge(target, tunnel.find_cloudflared(), windows.http, time.time()), windows.http)
+    findings = tunnel.judge(target, windows.http, cloudflared.find_cloudflared(), time.time())
+    return judged("Tunnel", findings, windows.http)
 
 
 def ports_check(windows, target, listing):
-    findings = ports.judge(target, windows.http, listing) + appconfig.judge(target, pm2.apps_of(listing))
+    findings = port_drift.judge(target, windows.http, listing) + appconfig.judge(target, pm2.apps_of(listing))
     return judged("Ports", findings, windows.http)
 
 
 def processes_check(windows, target, listing):
     now = time.time()
-    findings = pm2.judge(target, listing, now, pm2.watched(target, listing, now))
-    owners = pm2.care2_roots(target, listing)
+    findings = under_pm2.judge(target, listing, now, under_pm2.watched(target, listing, now))
+    owners = care2.roots(target, listing)
     findings += processes.judge(processes.family(owners), owners) + [
         still.finding() for still in standstill.find(target, windows.http, owners)]
     return judged("Processes", findings, windows.http)
@@ -129,7 +145,7 @@ def test_a_listener_under_pm2_for_windows_is_seen_as_pm2s_by_its_daemon(windows)
 
 def test_cloudflared_as_a_windows_service_runs_the_named_tunnel(windows):
     windows.host("host-cloudflared-service.json")
-    (process,) = tunnel.find_cloudflared()
+    (process,) = cloudflared.find_cloudflared()
     assert (process.windows_service, str(process.config_path)) == (True, SERVICE_CONFIG)
     target = windows.target()
     listing = without(windows.jlist("jlist-pm2-windows.json"), "care2connect-tunnel")  # no PM2 entry
@@ -235,11 +251,12 @@ def test_which_shims_node_cannot_run(script, interpreter, shim):
 
 
 def test_a_windows_config_path_is_absolute_on_any_os():
-    command = tunnel.parse_command([r"C:\Program Files (x86)\cloudflared\cloudflared.exe", "--config", SERVICE_CONFIG,
-                                    "tunnel", "run"])
-    process = tunnel.Cloudflared(2968, (), 0.0, r"C:\Windows\system32", command, "services.exe")
+    command = cloudflared.parse_command([r"C:\Program Files (x86)\cloudflared\cloudflared.exe", "--config",
+                                         SERVICE_CONFIG, "tunnel", "run"])
+    process = cloudflared.Cloudflared(2968, (), 0.0, r"C:\Windows\system32", command, "services.exe")
     assert str(process.config_path) == SERVICE_CONFIG and process.windows_service
-    relative = tunnel.Cloudflared(1, (), 0.0, "/srv/care2", tunnel.parse_command(["cloudflared", "--config", "c.yml"]))
+    relative_command = cloudflared.parse_command(["cloudflared", "--config", "c.yml"])
+    relative = cloudflared.Cloudflared(1, (), 0.0, "/srv/care2", relative_command)
     assert relative.config_path == Path("/srv/care2/c.yml") and not relative.windows_service
 
 
@@ -280,7 +297,7 @@ def test_a_frontend_built_for_another_port_is_named_in_its_windows_folder(window
     (dist / "routes-manifest.json").write_text(real.replace("localhost:3001", "localhost:3002"), encoding="utf-8")
     (dist / "BUILD_ID").write_text("G8Eeowanj38eOFCvROaVQ", encoding="utf-8")
     target, listing = windows.target(), windows.jlist("jlist-pm2-windows.json")
-    owners = pm2.care2_roots(target, listing)
+    owners = care2.roots(target, listing)
     assert build.frontend_folder(target, listing, owners) == folder
     built = build.built_rewrite(folder, target.paths.rewrite_probe, build.backend_ports(owners))
     assert built.elsewhere
@@ -295,7 +312,7 @@ WINDOWS_LOGS = {  # where the demo host keeps them -> the sample that stands for
     SERVICE_LOG: "cloudflared.log", r"C:\Users\care2\.pm2\pm2.log": "pm2.log"}
 
 
-def windows_logs(windows, tmp_path, found: list[logs.Source]) -> logs.HostLogs:
+def windows_logs(windows, tmp_path, found: list[logs.Source]) -> log_signs.HostLogs:
     """The host's logs read from the samples standing for them (times N minutes ago filled in), this run started
     a minute ago."""
     now = time.time()
@@ -309,13 +326,13 @@ def windows_logs(windows, tmp_path, found: list[logs.Source]) -> logs.HostLogs:
         copy = tmp_path / name
         copy.write_text(sample(f"logs/{name}", **windows.ports, **times), encoding="utf-8")
         read.append(dataclasses.replace(source, path=copy))
-    return logs.HostLogs(read, None, now - 60)
+    return log_signs.HostLogs(read, None, now - 60)
 
 
 def test_the_logs_of_a_windows_host_are_found_where_pm2_and_the_service_keep_them(windows):
     windows.host("host-cloudflared-service.json")
     target, listing = windows.target(), windows.jlist("jlist-pm2-windows.json")
-    found = logs.sources(target, listing.apps, tunnel.care2_tunnels(target.tunnel.name))
+    found = logs.sources(target, listing.apps, cloudflared.care2_tunnels(target.tunnel.name))
     where = {(source.role, str(source.path)) for source in found}
     assert ("backend", r"C:\Users\care2\Care2system\backend\logs\backend-prod-error.log") in where
     assert ("backend", r"C:\Users\care2\Care2system\backend\logs\backend-prod-out.log") in where
@@ -326,7 +343,8 @@ def test_the_logs_of_a_windows_host_are_found_where_pm2_and_the_service_keep_the
 def test_a_windows_hosts_logs_give_evidence_and_signs(windows, tmp_path):
     windows.host("host-cloudflared-service.json")
     target, listing = windows.target(), windows.jlist("jlist-pm2-windows.json")
-    host = windows_logs(windows, tmp_path, logs.sources(target, listing.apps, tunnel.care2_tunnels(target.tunnel.name)))
+    found = logs.sources(target, listing.apps, cloudflared.care2_tunnels(target.tunnel.name))
+    host = windows_logs(windows, tmp_path, found)
     evidence = host.evidence("backend")
     assert len(evidence) == 1, evidence  # the EADDRINUSE 40 min ago is older than the run
     assert STORY_ERROR_EVIDENCE.fullmatch(evidence[0]), evidence

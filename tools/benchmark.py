@@ -133,14 +133,14 @@ def run_floor(reports: Path) -> tuple[float, float]:
 
 def evidence_seconds(env_file: Path | None, view: str) -> str:
     """Locating the Care2 logs (after PM2's list) and reading every role's evidence and the signs, timed in-process."""
-    from smoke.probes import logs, pm2, tunnel
+    from smoke.probes import cloudflared, log_signs, logs, pm2
     from smoke.target import load_target
 
     target = load_target(view, str(env_file) if env_file else None)
     listing = pm2.read_jlist(target.pm2.command, target.pm2.timeout) if target.pm2.apps else None
     started = time.perf_counter()
-    found = logs.sources(target, pm2.apps_of(listing), tunnel.care2_tunnels(target.tunnel.name))
-    host = logs.HostLogs(found, logs.mark(source.path for source in found), time.time())
+    found = logs.sources(target, pm2.apps_of(listing), cloudflared.care2_tunnels(target.tunnel.name))
+    host = log_signs.HostLogs(found, logs.mark(source.path for source in found), time.time())
     quoted = [line for role in ("frontend", "backend", "tunnel", "proxy") for line in host.evidence(role)]
     signs = host.signs(time.time(), pm2.apps_of(listing))
     seconds = time.perf_counter() - started

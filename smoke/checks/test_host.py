@@ -18,21 +18,21 @@ pytestmark = [pytest.mark.predemo, pytest.mark.host]
 def test_tunnel_stable(target, check, http, host_logs):
     """(6) Tunnel: process stable: the named tunnel runs, has settled, runs its current config and is connected;
     its log shows no origin it could not reach in the last hour."""
-    from smoke.probes import tunnel
+    from smoke.probes import cloudflared, tunnel
 
     check.concerns("tunnel")
     now = time.time()
-    findings = tunnel.judge(target, tunnel.find_cloudflared(), http, now) + host_logs.signs(now)["tunnel"]
+    findings = tunnel.judge(target, http, cloudflared.find_cloudflared(), now) + host_logs.signs(now)["tunnel"]
     check.passed("; ".join(check.report_findings("Tunnel", findings)))
 
 
 def test_port_drift(target, check, http, pm2_list, host_logs):
     """(8) Ports: each service listens on its configured port and is the program expected there; the configs agree;
     no app's log says its port was in use in the last hour."""
-    from smoke.probes import appconfig, pm2, ports
+    from smoke.probes import appconfig, pm2, port_drift
 
     check.concerns("backend", "frontend", "proxy")
-    findings = ports.judge(target, http, pm2_list) + appconfig.judge(target, pm2.apps_of(pm2_list))
+    findings = port_drift.judge(target, http, pm2_list) + appconfig.judge(target, pm2.apps_of(pm2_list))
     findings += host_logs.signs(time.time())["ports"]
     check.passed("; ".join(check.report_findings("Ports", findings)))
 
@@ -41,20 +41,20 @@ def test_dual_stack(target, check):
     """(8) Ports: dual stack: every client here that dials an origin by the name localhost reaches the service."""
     from smoke.probes import dualstack
 
-    notes = check.report_findings("Dual stack", dualstack.examine(target))
+    notes = check.report_findings("Dual stack", dualstack.judge(target))
     check.passed("; ".join(notes) or "no origin dialled by name on this host")
 
 
 def test_processes(target, check, http, pm2_list, host_logs):
     """(9) Processes: every Care2 app really runs under PM2 (no zombie, no restart loop, none stopped or hung); no
     zombie process; no crash and no memory near PM2's limit in the last hour."""
-    from smoke.probes import pm2, processes, standstill
+    from smoke.probes import care2, pm2, processes, standstill, under_pm2
 
     check.concerns("backend", "frontend", "proxy", "tunnel")
     now = time.time()
-    findings = pm2.judge(target, pm2_list, now, pm2.watched(target, pm2_list, now))
+    findings = under_pm2.judge(target, pm2_list, now, under_pm2.watched(target, pm2_list, now))
     findings += host_logs.signs(now, pm2.apps_of(pm2_list))["processes"]
-    owners = pm2.care2_roots(target, pm2_list)
+    owners = care2.roots(target, pm2_list)
     findings += processes.judge(processes.family(owners), owners)
     findings += [still.finding() for still in standstill.find(target, http, owners)]
     check.passed("; ".join(check.report_findings("Processes", findings)))

@@ -33,9 +33,9 @@ def silent_backend(target, http, request) -> fixes.Fix:
     """The fix for a backend that gives no answer: where this host is checked and the backend's process is stopped or
     hangs (PM2 still calling it online), restart it, naming it; else start it."""
     if target.host_checks and not backend_alive(http, target):
-        from smoke.probes import pm2, standstill  # psutil, PM2's list: only on the app's host, for a silent backend
+        from smoke.probes import care2, standstill  # psutil, PM2's list: only on the app's host, for a silent backend
 
-        owners = pm2.care2_roots(target, request.getfixturevalue("pm2_list"))
+        owners = care2.roots(target, request.getfixturevalue("pm2_list"))
         stuck = [still for still in standstill.find(target, http, owners, "backend") if not still.still_served]
         if stuck:
             return stuck[0].fix.saying(f"{stuck[0].brief}: {stuck[0].fix}")
@@ -44,10 +44,10 @@ def silent_backend(target, http, request) -> fixes.Fix:
 
 def rewrite_in_build(target, request):
     """What the frontend's build on this host does with the rewrite probe's path, against the backend's ports."""
-    from smoke.probes import build, pm2  # psutil, PM2's list: only on the app's host, only for a failed rewrite
+    from smoke.probes import build, care2  # psutil, PM2's list: only on the app's host, only for a failed rewrite
 
     listing = request.getfixturevalue("pm2_list")
-    owners = pm2.care2_roots(target, listing)
+    owners = care2.roots(target, listing)
     return build.built_rewrite(build.frontend_folder(target, listing, owners), target.paths.rewrite_probe,
                                build.backend_ports(owners))
 

@@ -26,11 +26,12 @@ import yaml
 from dotenv import dotenv_values
 
 from ..target import Target
+from .cloudflared import TunnelConfig, TunnelConfigError, parse_command
 from .findings import Finding
 from .fixes import ecosystem_file, recreate, restart
 from .http import is_loopback
 from .pm2 import App
-from .tunnel import TunnelConfig, TunnelConfigError, parse_command
+from .processes import command_line
 
 BACKEND_DEFAULT_PORT = 3001  # what the backend binds when its .env has no PORT
 FRONTEND_API_KEYS = ("NEXT_PUBLIC_API_URL", "NEXT_PUBLIC_BACKEND_URL")
@@ -234,7 +235,7 @@ def _tunnel_args(target: Target, place: str, name: str, cmdline: list[str]) -> l
     if command.kind == "named" and command.name in ("", expected):
         return []
     return [Disagreement(
-        place, f"{name} runs `{' '.join(cmdline)}`", f"cloudflared tunnel run {expected} (tunnel.name)",
+        place, f"{name} runs `{command_line(cmdline)}`", f"cloudflared tunnel run {expected} (tunnel.name)",
         f"set {name}'s args to `tunnel run {expected}` in {place.removeprefix('ecosystem file ')}",
     )]
 

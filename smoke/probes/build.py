@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ..target import Target
 from ..text import clock
 from . import pm2, ports, processes
 
@@ -117,9 +118,10 @@ def _rewrites(listed) -> tuple[Rewrite, ...]:
 # --- where the build is, and what it means for the rewrite -----------------------------------------------------------
 
 
-def frontend_folder(target, listing: pm2.Jlist | pm2.PM2Error | None, owners: dict[int, processes.Owner]) -> str | None:
+def frontend_folder(target: Target, listing: pm2.Jlist | pm2.PM2Error | None,
+                    owners: dict[int, processes.Owner]) -> str | None:
     """The folder the frontend runs in: the first of its processes (the holder of its port, whose build visitors
-    get, then the others of ``owners``: pm2.care2_roots, each with its children) whose working folder holds a Next
+    get, then the others of ``owners``: care2.roots, each with its children) whose working folder holds a Next
     build, else the first working folder, else PM2's pm_cwd for it; None when none is known."""
     port = target.ports.frontend
     roots = [listener.pid for listener in (ports.listeners([port]) if port else []) if listener.pid]
@@ -132,7 +134,7 @@ def frontend_folder(target, listing: pm2.Jlist | pm2.PM2Error | None, owners: di
 
 
 def backend_ports(owners: dict[int, processes.Owner]) -> list[int]:
-    """The ports the backend's processes (of ``owners``: pm2.care2_roots; and their children) listen on."""
+    """The ports the backend's processes (of ``owners``: care2.roots; and their children) listen on."""
     roots = [pid for pid, owner in owners.items() if owner.role == "backend"]
     pids = {member.pid for member in processes.family(roots)}
     return sorted({listener.port for listener in ports.listeners() if listener.pid in pids})

@@ -5,8 +5,8 @@ addresses, in its order (Windows: ::1 first; many Linux hosts: 127.0.0.1 only). 
 the next address when the first refuses; cloudflared dialling its ingress did not (Jan 11: "dial tcp
 [::1]:3000: connect: connection refused", then 502 and 1033).
 
->>> judge(Dialled("localhost", 3001, "the API URL"), ("127.0.0.1",),
-...       {"127.0.0.1": Reach(True, "accepted", 7), "::1": Reach(False, "connection refused")})[0].severity
+>>> judge_origin(Dialled("localhost", 3001, "the API URL"), ("127.0.0.1",),
+...              {"127.0.0.1": Reach(True, "accepted", 7), "::1": Reach(False, "connection refused")})[0].severity
 'note'
 """
 
@@ -15,7 +15,8 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
-from . import tunnel
+from ..target import Target
+from . import cloudflared
 from .findings import Finding
 from .http import is_loopback
 from .ports import LOCALHOST_ADDRESSES, dial, listening_on
@@ -75,11 +76,11 @@ def reach(port: int, timeout: float) -> dict[str, Reach]:
     return found
 
 
-def dialled_origins(target) -> tuple[list[Dialled], list[str]]:
+def dialled_origins(target: Target) -> tuple[list[Dialled], list[str]]:
     """Each loopback origin some client on this host dials, from the tunnel's ingress and the environment's URLs;
     and the configs that could not be read."""
     found: dict[tuple[str, int], list[Dialled]] = {}
-    configs, unread = tunnel.configs_in_use(target)
+    configs, unread = cloudflared.configs_in_use(target)
     for config in configs:
         for rule in config.ingress:
             if rule.origin and is_loopback(rule.origin[0]):
@@ -87,7 +88,7 @@ def dialled_origins(target) -> tuple[list[Dialled], list[str]]:
                     *rule.origin, f"the tunnel ingress for {rule.hostname or 'every other host'}",
                     f"the tunnel ingress ({config.path})", by_tunnel=True))
     for what, url in (("site", target.site_url), ("API", target.api_url)):
-        origin = tunnel.Ingress("", url).origin
+        origin = cloudflared.Ingress("", url).origin
         if origin and origin[0] == "localhost":
             found.setdefault(origin, []).append(Dialled(*origin, f"the {what} URL {url}"))
     return [
@@ -97,21 +98,21 @@ def dialled_origins(target) -> tuple[list[Dialled], list[str]]:
     ], unread
 
 
-def examine(target) -> list[Finding]:
+def judge(target: Target) -> list[Finding]:
     """Every origin a client here dials by name or loopback address, dialled on both loopback addresses and
     judged; a warning for each config that could not be read, and when there is nothing to check."""
     origins, unread = dialled_origins(target)
     findings = [Finding("warn", f"{problem}; its ingress is not checked") for problem in unread]
     resolved = resolve("localhost")
     for origin in origins:
-        findings += judge(origin, resolved, reach(origin.port, target.budgets.connect))
+        findings += judge_origin(origin, resolved, reach(origin.port, target.budgets.connect))
     if not origins:
         findings.append(Finding("warn", "not checked: no origin here is dialled by the name localhost as far as the "
                                         "environments file tells", "set tunnel.config to check the tunnel's ingress"))
     return findings
 
 
-def judge(origin: Dialled, resolved: tuple[str, ...], reached: dict[str, Reach]) -> list[Finding]:
+def judge_origin(origin: Dialled, resolved: tuple[str, ...], reached: dict[str, Reach]) -> list[Finding]:
     """Red only where a client here really fails or reaches another program; a risk elsewhere is a warning."""
     if origin.host != "localhost":
         return _literal(origin, reached)

@@ -15,6 +15,8 @@ import shlex
 import subprocess
 from dataclasses import asdict, dataclass
 
+from ..target import Target
+
 WINDOWS_SERVICE = "Cloudflared"  # the service `cloudflared service install` creates
 WINDOWS = os.name == "nt"  # the demo host's OS: the commands are PowerShell's and pm2.cmd there (tests set it)
 
@@ -86,7 +88,7 @@ def kept(fix) -> bool:
     return isinstance(fix, Fix) and bool(fix.steps or fix.wait or fix.sources)
 
 
-def pm2(target, *args: str) -> tuple[str, ...]:
+def pm2(target: Target, *args: str) -> tuple[str, ...]:
     """The argv of `pm2 ARGS` for the PM2 the checks read (pm2.command without its `jlist`); pm2.cmd on Windows."""
     base = list(target.pm2.command)
     if base[-1:] == ["jlist"]:
@@ -96,7 +98,7 @@ def pm2(target, *args: str) -> tuple[str, ...]:
     return (*base, *args)
 
 
-def ecosystem_file(target) -> str:
+def ecosystem_file(target: Target) -> str:
     """The ecosystem file to name in a fix: the configured one, else the production file's usual name."""
     return target.app_config.ecosystem or "ecosystem.prod.config.js"
 
@@ -123,7 +125,7 @@ def listening(port: int | None) -> Wait:
     return Wait(port=port or 0)
 
 
-def restart(target, role: str) -> Fix:
+def restart(target: Target, role: str) -> Fix:
     name = target.pm2.apps.get(role)
     port = target.service_port(role)
     if name:
@@ -135,7 +137,7 @@ def restart(target, role: str) -> Fix:
     return Fix(f"restart the {role}")
 
 
-def restart_tunnel(target, windows_service: bool) -> Fix:
+def restart_tunnel(target: Target, windows_service: bool) -> Fix:
     """How to restart a cloudflared: as the Windows service it runs as, else as the environment runs it."""
     if windows_service:
         return Fix(f"Restart-Service {WINDOWS_SERVICE} (PowerShell as administrator: it runs as a Windows service)",
@@ -144,7 +146,7 @@ def restart_tunnel(target, windows_service: bool) -> Fix:
     return restart(target, "tunnel")
 
 
-def start(target, name: str) -> Fix:
+def start(target: Target, name: str) -> Fix:
     """Start a PM2 app that is not in PM2's list."""
     eco = ecosystem_file(target)
     role = {app: role for role, app in target.pm2.apps.items()}.get(name, "")
@@ -153,13 +155,13 @@ def start(target, name: str) -> Fix:
                Wait(target.tunnel.min_uptime if role == "tunnel" else 0.0, target.service_port(role) or 0))
 
 
-def recreate(target, name: str) -> Fix:
+def recreate(target: Target, name: str) -> Fix:
     """Start a PM2 app afresh, with the environment the ecosystem file gives it (pm2 restart keeps the old one)."""
     started = start(target, name)
     steps = [Step(pm2(target, "delete", name), f"PM2 app {name}"), *started.steps] if started.steps else []
     return Fix(f"pm2 delete {name} && {started}", steps, started.wait)
 
 
-def logs(target, role: str) -> str:
+def logs(target: Target, role: str) -> str:
     name = target.pm2.apps.get(role)
     return f"pm2 logs {name} --lines 50" if name else f"the {role}'s log"

@@ -9,66 +9,60 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from pydantic import Field
+
+from .shapes import Body, Flag, Text
 
 
-@dataclass(frozen=True)
-class Liveness:
+class Liveness(Body):
     """/health/live: ``{"status": "alive", "service": "backend", "port": "3001", ...}``."""
 
-    status: str
-    service: str
-    port: str
-
-    @classmethod
-    def read(cls, body: Any) -> Liveness:
-        body = body if isinstance(body, dict) else {}
-        return cls(str(body.get("status", "")), str(body.get("service", "")), str(body.get("port", "")))
+    status: Text = ""
+    service: Text = ""
+    port: Text = ""
 
     @property
     def alive(self) -> bool:
         return self.status == "alive"
 
 
-@dataclass(frozen=True)
-class DatabaseReadiness:
+class DatabaseReadiness(Body):
     """/health/db: ``{"ready": true, "databaseUrl": "configured", ...}`` or ``ready: false`` with ``error``."""
 
-    ready: bool
-    database_url: str
-    message: str
-    error: str
-
-    @classmethod
-    def read(cls, body: Any) -> DatabaseReadiness:
-        body = body if isinstance(body, dict) else {}
-        return cls(
-            body.get("ready") is True,
-            str(body.get("databaseUrl", "")),
-            str(body.get("message", "")),
-            str(body.get("error", "")),
-        )
+    ready: Flag = False
+    database_url: Text = Field("", alias="databaseUrl")
+    message: Text = ""
+    error: Text = ""
 
     @property
     def ok(self) -> bool:
         return self.ready and self.database_url == "configured"
 
 
-@dataclass(frozen=True)
-class DatabaseStatus:
+class ServiceState(Body):
+    """One of /health/status's ``services``: ``{"ok": true, "detail": "Connected"}``."""
+
+    ok: Flag = False
+    detail: Text = ""
+
+
+class Services(Body):
+    db: ServiceState = ServiceState()
+
+
+class DatabaseStatus(Body):
     """/health/status's view of the database: ``services.db.ok`` and its detail."""
 
-    status: str
-    db_ok: bool
-    detail: str
+    status: Text = ""
+    services: Services = Services()
 
-    @classmethod
-    def read(cls, body: Any) -> DatabaseStatus:
-        body = body if isinstance(body, dict) else {}
-        services = body.get("services") if isinstance(body.get("services"), dict) else {}
-        db = services.get("db") if isinstance(services.get("db"), dict) else {}
-        return cls(str(body.get("status", "")), db.get("ok") is True, str(db.get("detail", "")))
+    @property
+    def db_ok(self) -> bool:
+        return self.services.db.ok
+
+    @property
+    def detail(self) -> str:
+        return self.services.db.detail
 
     @property
     def file_store(self) -> bool:

@@ -12,13 +12,15 @@ import json
 import re
 from pathlib import Path
 
-from . import pm2, ports, tunnel
-from .logs import HostLogs, config_argument, tail
+from ..target import Target
+from . import cloudflared, pm2, ports
+from .log_signs import HostLogs
+from .logs import config_argument, tail
 
 LOG_LINES = 200  # per log file: the last ones
 
 
-def gather(target, listing, logs: HostLogs) -> dict[str, str]:
+def gather(target: Target, listing, logs: HostLogs) -> dict[str, str]:
     """File name in the bundle -> its text."""
     notes: list[str] = []
     files = {"pm2-list.json": _pm2_list(listing), "listeners.txt": _listeners(target)}
@@ -30,7 +32,7 @@ def gather(target, listing, logs: HostLogs) -> dict[str, str]:
         name = source.path.name if source.owner in source.path.name else f"{source.owner}-{source.path.name}"
         files[f"logs/{_safe(name)}"] = "\n".join(lines[-LOG_LINES:]) + "\n"
     configs = {Path(target.tunnel.config)} if target.tunnel.config else set()
-    processes = tunnel.care2_tunnels(target.tunnel.name)
+    processes = cloudflared.care2_tunnels(target.tunnel.name)
     configs |= {process.config_path for process in processes if process.config_path}
     files["cloudflared.txt"] = "".join(f"PID {process.pid}: {process.shown}\n" for process in processes) \
         or "no cloudflared runs the named tunnel\n"
@@ -51,7 +53,7 @@ def _pm2_list(listing) -> str:
     return json.dumps([dataclasses.asdict(app) for app in listing.apps], indent=1) + "\n"
 
 
-def _listeners(target) -> str:
+def _listeners(target: Target) -> str:
     wanted = {port for role in ports.ROLES if (port := target.service_port(role))}
     wanted |= {target.ports.backend + offset for offset in range(1, target.ports.failover_span + 1)}
     found = ports.listeners(wanted)
@@ -59,7 +61,7 @@ def _listeners(target) -> str:
                    for each in found) or f"nothing listens on ports {', '.join(map(str, sorted(wanted)))}\n"
 
 
-def _proxy_configs(target, listing) -> list[Path]:
+def _proxy_configs(target: Target, listing) -> list[Path]:
     """The --config of the proxy's process (Caddy's Caddyfile), by PM2's pid."""
     name = target.pm2.apps.get("proxy")
     app = listing.app(name) if isinstance(listing, pm2.Jlist) and name else None

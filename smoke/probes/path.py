@@ -28,7 +28,8 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from . import fixes, tunnel
+from ..target import Target
+from . import cloudflared, fixes
 from .findings import Finding
 from .http import Answer, Client, NoAnswer, is_loopback
 from .ports import listening_on
@@ -62,14 +63,14 @@ class Walked:
         return self.finding.severity == "fail"
 
 
-def role_of(target, hostname: str) -> str | None:
+def role_of(target: Target, hostname: str) -> str | None:
     return {target.hostnames.site: "frontend", target.hostnames.api: "backend"}.get(hostname)
 
 
-def routes(target) -> tuple[list[Route], list[Finding]]:
+def routes(target: Target) -> tuple[list[Route], list[Finding]]:
     """The routes to walk: each ingress rule of the tunnel's config with a host name, else the proxy's routes for
     the environment's public host names; and a note or warning for each rule not asked."""
-    configs, unread = tunnel.configs_in_use(target)
+    configs, unread = cloudflared.configs_in_use(target)
     found: list[Route] = []
     notes = [Finding("warn", f"{problem}; its ingress is not walked") for problem in unread]
     for config in configs:
@@ -104,14 +105,14 @@ def url_for(address: str, port: int, path: str, scheme: str = "http") -> str:
     return f"{scheme}://{host}:{port}{path}"
 
 
-def role_at(target, port: int) -> str | None:
+def role_at(target: Target, port: int) -> str | None:
     """The role the environment gives ``port`` (proxy, frontend, backend), if any."""
     if not port:
         return None
     return {target.ports.proxy: "proxy", target.ports.frontend: "frontend", target.ports.backend: "backend"}.get(port)
 
 
-def hop_name(target, port: int, answer: Answer | None = None) -> str:
+def hop_name(target: Target, port: int, answer: Answer | None = None) -> str:
     """How a message names what listens on ``port``: by what it answers as, else by the port the environment
     gives it."""
     if answer is not None and (answer.header("server") or "").lower().startswith("caddy"):
@@ -119,18 +120,18 @@ def hop_name(target, port: int, answer: Answer | None = None) -> str:
     return {"proxy": "the proxy", **ROLES}.get(role_at(target, port), "the service")
 
 
-def configured_as(target, port: int) -> str:
+def configured_as(target: Target, port: int) -> str:
     """" (ports.proxy)" when the environment gives ``port`` to a role."""
     role = role_at(target, port)
     return f" (ports.{role})" if role else ""
 
 
-def walk(target, http: Client, route: Route) -> Walked:
+def walk(target: Target, http: Client, route: Route) -> Walked:
     """Ask each hop of ``route`` as the one before it asks, down to the app; the first failure is the finding."""
     role = role_of(target, route.hostname)
     path = target.paths.api_live if role == "backend" else "/"
     scheme = urlsplit(route.service).scheme
-    name, port = tunnel.Ingress(route.hostname, route.service).origin  # routes() keeps HTTP services only
+    name, port = cloudflared.Ingress(route.hostname, route.service).origin  # routes() keeps HTTP services only
     address = first_address(name)
     if address is None or not is_loopback(address):
         seen = f"resolves to {address}" if address else "does not resolve"
@@ -195,7 +196,7 @@ def walk(target, http: Client, route: Route) -> Walked:
     return Walked(route, Finding("fail", f"{shown}: more than {MAX_HOPS} hops in a row: {' -> '.join(hops)}"))
 
 
-def _unanswered(target, route: Route, shown: str, hop: tuple[str, str], said: str, before: str, port: int,
+def _unanswered(target: Target, route: Route, shown: str, hop: tuple[str, str], said: str, before: str, port: int,
                 why: str) -> Finding:
     """The finding where the path ends at a hop that gives no usable answer and has no upstream to follow."""
     who, where = hop
@@ -314,7 +315,7 @@ def _matches(match_sets, host: str) -> bool:
 # --- the judgement ---------------------------------------------------------------------------------------------------
 
 
-def walk_all(target, http: Client) -> tuple[list[Walked], list[Finding]]:
+def walk_all(target: Target, http: Client) -> tuple[list[Walked], list[Finding]]:
     """Every route walked, at once (a hung hop costs one wait, not one per route); the notes of routes() too."""
     found, notes = routes(target)
     with ThreadPoolExecutor(max_workers=max(1, len(found))) as pool:
@@ -330,7 +331,7 @@ def judge(walked: list[Walked], notes: list[Finding]) -> list[Finding]:
     return [*notes, *(item.finding for item in walked)]
 
 
-def behind(target, walked: list[Walked], url: str) -> str:
+def behind(target: Target, walked: list[Walked], url: str) -> str:
     """For an error page at ``url`` (the site's or the API's): the local hop that fails on the path of its public
     host name, or that every local hop answers; "" when that path was not walked."""
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))

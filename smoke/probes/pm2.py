@@ -15,23 +15,21 @@ import json
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import psutil
+from pydantic import BeforeValidator
 
-from ..text import duration, one_line, size
-from . import fixes, ports, processes, tunnel
-from .findings import Finding
+from ..text import one_line
+from .shapes import Body
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 DAEMON_STARTED = "Spawning PM2 daemon"
 # npm.cmd, next.cmd...: on Windows `script: "npm"` resolves to a batch file that PM2, finding no interpreter
 # for its extension (PM2's lib/API/interpreter.json), hands to Node: a SyntaxError on its first line.
 WINDOWS_SHIMS = (".cmd", ".bat", ".ps1")
-LOOP_WATCH = 3.0  # seconds to watch a recently restarted app for another restart
 
 
 class PM2Error(Exception):
@@ -40,6 +38,67 @@ class PM2Error(Exception):
     def __init__(self, problem: str, fix: str):
         super().__init__(problem)
         self.fix = fix
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# PM2's fields as it may write them: a number as a number or as text; text of any kind, empty when missing or null
+Number = Annotated[int | None, BeforeValidator(_int)]
+Real = Annotated[float | None, BeforeValidator(_float)]
+Word = Annotated[str, BeforeValidator(lambda value: str(value or ""))]
+
+
+class Monit(Body):
+    memory: Number = None
+    cpu: Real = None
+
+
+class AppEnvironment(Body):
+    """pm2_env.env: the environment PM2 started the app with."""
+
+    PORT: Any = None
+
+
+class Pm2Env(Body):
+    """pm2_env: PM2's record of the app, with the app's environment flattened into it."""
+
+    name: Word = ""
+    pm_id: Any = None
+    status: Word = ""
+    pm_uptime: Number = None
+    restart_time: Number = None
+    unstable_restarts: Number = None
+    PORT: Any = ""
+    pm_exec_path: Word = ""
+    exec_interpreter: Word = ""
+    pm_out_log_path: Word = ""
+    pm_err_log_path: Word = ""
+    PM2_HOME: Word = ""
+    pm_cwd: Word = ""
+    max_memory_restart: Number = None
+    env: AppEnvironment = AppEnvironment()
+
+
+class Entry(Body):
+    """One entry of ``pm2 jlist`` as PM2 writes it."""
+
+    name: Word = ""
+    pm_id: Any = None
+    pid: Number = None
+    pm2_env: Pm2Env = Pm2Env()
+    monit: Monit = Monit()
 
 
 @dataclass(frozen=True)
@@ -66,27 +125,26 @@ class App:
 
     @classmethod
     def read(cls, entry: Mapping[str, Any]) -> App:
-        env = _mapping(entry.get("pm2_env"))
-        monit = _mapping(entry.get("monit"))
-        inner_env = _mapping(env.get("env"))
+        seen = Entry.read(entry)
+        env, monit, inner = seen.pm2_env, seen.monit, seen.pm2_env.env
         return cls(
-            name=str(entry.get("name") or env.get("name") or ""),
-            pm_id=_int(entry.get("pm_id", env.get("pm_id"))),
-            pid=_int(entry.get("pid")) or 0,
-            status=str(env.get("status") or "unknown"),
-            started_ms=_int(env.get("pm_uptime")),
-            restarts=_int(env.get("restart_time")) or 0,
-            unstable_restarts=_int(env.get("unstable_restarts")) or 0,
-            memory=_int(monit.get("memory")),
-            cpu=_float(monit.get("cpu")),
-            port=str(inner_env.get("PORT", env.get("PORT", "")) or ""),
-            script=str(env.get("pm_exec_path") or ""),
-            interpreter=str(env.get("exec_interpreter") or ""),
-            out_log=str(env.get("pm_out_log_path") or ""),
-            err_log=str(env.get("pm_err_log_path") or ""),
-            home=str(env.get("PM2_HOME") or ""),
-            cwd=str(env.get("pm_cwd") or ""),
-            max_memory=_int(env.get("max_memory_restart")),
+            name=seen.name or env.name,
+            pm_id=_int(seen.pm_id if "pm_id" in seen.model_fields_set else env.pm_id),
+            pid=seen.pid or 0,
+            status=env.status or "unknown",
+            started_ms=env.pm_uptime,
+            restarts=env.restart_time or 0,
+            unstable_restarts=env.unstable_restarts or 0,
+            memory=monit.memory,
+            cpu=monit.cpu,
+            port=str((inner.PORT if "PORT" in inner.model_fields_set else env.PORT) or ""),
+            script=env.pm_exec_path,
+            interpreter=env.exec_interpreter,
+            out_log=env.pm_out_log_path,
+            err_log=env.pm_err_log_path,
+            home=env.PM2_HOME,
+            cwd=env.pm_cwd,
+            max_memory=env.max_memory_restart,
         )
 
     @property
@@ -210,193 +268,10 @@ def _json_list(text: str) -> tuple[list, int] | None:
     return None
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def _float(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in ANSI.sub("", text).splitlines() if line.strip()]
     return lines[-1] if lines else ""
 
 
-# --- the judgement: (9) Processes: every Care2 app really runs under PM2 ----------------------------------------------
-
-
 def apps_of(listing: Jlist | PM2Error | None) -> tuple[App, ...]:
     return listing.apps if isinstance(listing, Jlist) else ()
-
-
-def memory(count: int | None) -> str:
-    return "no memory figure" if count is None else size(count)
-
-
-def watched(target, listing: Jlist | PM2Error | None, now: float) -> Jlist | None:
-    """PM2's list LOOP_WATCH seconds later, when an app restarted recently without PM2 calling it unstable:
-    a restart count that rises in the meantime is a loop; one that does not, a restart by hand."""
-    if not any(recently_restarted(target, app, now) and app.online and not app.unstable_restarts
-               for app in apps_of(listing)):
-        return None
-    time.sleep(LOOP_WATCH)
-    try:
-        return read_jlist(target.pm2.command, target.pm2.timeout)
-    except PM2Error:
-        return None
-
-
-def recently_restarted(target, app: App, now: float) -> bool:
-    """Restarted, and last (re)started less than pm2.min_uptime ago: online, or between two runs of a loop."""
-    uptime = app.uptime(now)
-    return (app.online or between_runs(app)) and app.restarts > 0 and uptime is not None \
-        and uptime < target.pm2.min_uptime
-
-
-def between_runs(app: App) -> bool:
-    """PM2 is restarting it right now: it exited and PM2 keeps its old pid until the next run ("stopped" with
-    a pid), or the next run is starting ("launching", "waiting restart"). A `pm2 stop` leaves pid 0."""
-    return (app.status == "stopped" and app.pid > 0) or app.status in ("launching", "waiting restart")
-
-
-def care2_roots(target, listing: Jlist | PM2Error | None) -> dict[int, processes.Owner]:
-    """PID -> whose it is, of the processes Care2 consists of: PM2's apps, the holders of the configured ports,
-    cloudflared (unless it runs another named tunnel: not Care2's)."""
-    roots: dict[int, processes.Owner] = {}
-    roles = {name: role for role, name in target.pm2.apps.items()}
-    for app in apps_of(listing):
-        if app.name in roles and app.pid > 0:
-            roots.setdefault(app.pid, processes.Owner(f"PM2 app {app.name}", fixes.restart(target, roles[app.name]),
-                                                      roles[app.name], app.status))
-    for role in ports.ROLES:
-        port = target.service_port(role)
-        for listener in ports.listeners([port]) if port else []:
-            if listener.pid:
-                roots.setdefault(listener.pid, processes.Owner(f"the {role} on port {port}",
-                                                               fixes.restart(target, role), role))
-    for process in tunnel.care2_tunnels(target.tunnel.name):
-        roots.setdefault(process.pid, processes.Owner(f"cloudflared PID {process.pid}",
-                                                      fixes.restart_tunnel(target, process.windows_service), "tunnel"))
-    return roots
-
-
-def judge(target, listing: Jlist | PM2Error | None, now: float, later: Jlist | None = None) -> list[Finding]:
-    """Every Care2 app PM2 should run is in its list and really runs; a note for each that does.
-    ``later``: PM2's list a few seconds on (see watched)."""
-    if listing is None:
-        return [Finding("note", "PM2 not used here (pm2.apps is empty)")]
-    if isinstance(listing, PM2Error):
-        return [Finding("fail", f"PM2: {listing}", listing.fix)]
-    if listing.daemon_started:
-        return [Finding(
-            "fail",
-            f"PM2: its daemon was not running, so `{' '.join(target.pm2.command)}` started a new, empty one: "
-            "none of the Care2 apps runs under this PM2",
-            f"pm2 resurrect (if the apps were saved with pm2 save), else pm2 start {fixes.ecosystem_file(target)}; "
-            "if the apps run as another user or PM2_HOME, run the checks as that user",
-        )]
-    findings = [Finding("warn", f"PM2 says: {note}") for note in listing.notes]
-    for role, name in target.pm2.apps.items():
-        app = listing.app(name)
-        outside = tunnel.care2_tunnels(target.tunnel.name) if app is None and role == "tunnel" else []
-        if outside and role in target.required_apps:  # e.g. cloudflared installed as a Windows service
-            findings.append(Finding(
-                "warn",
-                f"{name} (tunnel) is not in PM2's list, but cloudflared runs outside PM2: "
-                + "; ".join(f"PID {process.pid}" + (" as a Windows service" if process.windows_service else "")
-                            for process in outside),
-                'if that is how this host runs it, set pm2.optional = ["tunnel"]',
-            ))
-            continue
-        if app is None:
-            if role in target.required_apps:
-                findings.append(Finding(
-                    "fail", f"{name} ({role}) is not in PM2's list (PM2 has: {', '.join(listing.names) or 'no apps'})",
-                    fixes.start(target, name),
-                ))
-            continue
-        found = judge_app(target, role, app, now, later.app(name) if later else None)
-        findings += found
-        if not any(finding.severity == "fail" for finding in found):
-            findings.append(Finding("note", f"{name} online, pid {app.pid}, {memory(app.memory)}, "
-                                            f"up {duration(app.uptime(now) or 0)}"))
-    return findings
-
-
-def judge_app(target, role: str, app: App, now: float, later: App | None = None) -> list[Finding]:
-    """What is wrong with one PM2 app: not online, looping, a zombie, or not serving. ``later``: the same
-    app a few seconds on, when it had restarted recently."""
-    settings = target.pm2
-    eco, logs = fixes.ecosystem_file(target), fixes.logs(target, role)
-    recreate = fixes.recreate(target, app.name)
-    redo = recreate.saying(f"{recreate}; if it comes back the same, PM2's daemon itself is stale: pm2 update")
-    loop_fix = f"it crashes soon after it starts: read {logs}, fix the cause, then pm2 restart {app.name}"
-    if app.shim_run_by_node:
-        loop_fix = (f"PM2 runs the Windows shim {app.script} with Node, which cannot read it (a SyntaxError on its "
-                    f"first line in {logs}): in {eco} give {app.name} the JavaScript file the shim starts as its "
-                    f"script (Next: node_modules/next/dist/bin/next, args start), then "
-                    f"{fixes.recreate(target, app.name)}")
-    if app.status in ("stopped", "stopping") and not between_runs(app):
-        return [Finding("fail", f"{app.label} is {app.status} in PM2", fixes.restart(target, role))]
-    if app.status == "errored":
-        return [Finding("fail", f"{app.label} is errored: PM2 gave up restarting it after {app.restarts} restarts",
-                        loop_fix)]
-    uptime = app.uptime(now)
-    findings = []
-    if recently_restarted(target, app, now):
-        rose = later is not None and (later.restarts > app.restarts or later.pid != app.pid)
-        if app.unstable_restarts or rose or not app.online:
-            unstable = f", {app.unstable_restarts} of them unstable" if app.unstable_restarts else ""
-            climbing = f", {app.restarts} -> {later.restarts} within {LOOP_WATCH:g} s" if rose else ""
-            up = (f"up only {duration(uptime)}" if app.online
-                  else f"{app.status!r} now, {duration(uptime)} after its last start")
-            return [Finding(
-                "fail",
-                f"{app.label}: restart loop: {app.restarts} restarts{unstable}{climbing}, {up} (an app must stay up "
-                f"{duration(settings.min_uptime)})",
-                loop_fix,
-            )]
-        findings.append(Finding(
-            "warn",
-            f"{app.name} restarted {duration(uptime)} ago (restart {app.restarts}) and not again within "
-            f"{LOOP_WATCH:g} s",
-            f"if nobody restarted it by hand, watch it: {logs}",
-        ))
-    if not app.online:
-        return [Finding("fail", f"{app.label} is {app.status!r} after {app.restarts} restarts: a restart loop",
-                        loop_fix)]
-    why = ""
-    if app.process() is None:
-        missing = f"no live process has pid {app.pid}" if app.pid > 0 else "it has no pid (0)"
-        why = f"{missing} (PM2 shows {memory(app.memory)} of memory)"
-    elif app.memory is None or app.memory < settings.memory_floor:
-        why = (f"it shows {memory(app.memory)} of memory, under the {settings.memory_floor} b floor: PM2 cannot see "
-               "the process")
-    if why:
-        return [*findings,
-                Finding("fail", f"{app.label}: PM2 says online, but {why}: a zombie entry, nothing is serving", redo)]
-    port = target.service_port(role)
-    if port and not ports.listeners_of(app.pid):
-        return [*findings, Finding(
-            "fail",
-            f"{app.label}: online and alive, but neither it nor a child listens on any port (expected {port}): "
-            "it is not serving", redo,
-        )]
-    if not recently_restarted(target, app, now) and (app.restarts > settings.max_restarts or app.unstable_restarts):
-        findings.append(Finding(
-            "warn",
-            f"{app.name} has restarted {app.restarts} times ({app.unstable_restarts} unstable) since PM2 first "
-            f"started it; stable for {duration(uptime or 0)} now ({logs} tells why)",
-        ))
-    return findings

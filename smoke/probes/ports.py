@@ -12,48 +12,23 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import psutil
 
-from . import fixes
-from .findings import Finding
-from .http import Answer, Client, NoAnswer, is_loopback
-from .processes import ancestors, name_and_cmdline, start_time
+from ..target import Target
+from .http import Answer, Client, NoAnswer
+from .pm2 import App
+from .processes import ancestors, command_line, name_and_cmdline, start_time
 
-if TYPE_CHECKING:  # pm2's judgement reads the listeners: a type only here, not an import cycle
-    from .pm2 import App, Jlist, PM2Error
-
+ROLES = ("frontend", "backend", "proxy")
 # a dialler that resolves "localhost" may take either: Windows and most Linux hosts map it to both
 LOCALHOST_ADDRESSES = ("127.0.0.1", "::1")
 WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
-SECRET_FLAG = re.compile(r"^--?[\w-]*(token|secret|password|passwd|key)[\w-]*$", re.IGNORECASE)
-SECRET_ASSIGNMENT = re.compile(r"^(--?[\w-]*(?:token|secret|password|passwd|key)[\w-]*=).+$", re.IGNORECASE)
 # PM2's daemon renames itself where the OS lets it (Linux, macOS); on Windows its command line stays
 # `node.exe ...\pm2\lib\Daemon.js` (PM2's lib/Client.js starts it so).
 PM2_DAEMON = re.compile(r"^PM2 v[\d.]+: God Daemon|[\\/]pm2[\\/]lib[\\/]Daemon\.js\b", re.IGNORECASE)
-
-
-def command_line(cmdline: Sequence[str]) -> str:
-    """A process's command line for a message, with the values of token/secret/password flags hidden.
-
-    Arguments are stripped: a process that renames itself (Node's process.title, as PM2 does) pads with blanks.
-    """
-    shown = []
-    hide_next = False
-    for arg in (arg.strip() for arg in cmdline if arg.strip()):
-        if hide_next:
-            shown.append("***")
-            hide_next = False
-        elif SECRET_ASSIGNMENT.match(arg):
-            shown.append(SECRET_ASSIGNMENT.sub(r"\1***", arg))
-        else:
-            shown.append(arg)
-            hide_next = bool(SECRET_FLAG.match(arg))
-    return " ".join(shown)
 
 
 @dataclass(frozen=True)
@@ -237,122 +212,7 @@ def _v4_first(ip: str) -> tuple[bool, str]:
     return (":" in ip, ip)
 
 
-# --- the judgement: (8) Ports: each service on its port, and the program expected there ------------------------------
 
-ROLES = ("frontend", "backend", "proxy")
-HTTP_ROLES = ("frontend", "backend")
-
-
-def health_path(target, role: str) -> str:
+def health_path(target: Target, role: str) -> str:
     """The path that asks the role's program whether it is alive (the proxy: any answer will do)."""
     return {"frontend": target.paths.site_health, "backend": target.paths.api_live}.get(role, "/")
-
-
-def own_ports(target) -> set[int]:
-    """The ports the environments file gives a service: no stray second instance can be found on them."""
-    configured = {port for role in ROLES if (port := target.service_port(role))}
-    # the site's and API's own URLs, where they are on this host, are doors we were told to use (a local
-    # proxy in front of the frontend answers as the frontend), never a stray second instance
-    return configured | {parts.port for url in (target.site_url, target.api_url)
-                         if (parts := urlsplit(url)).port and is_loopback(parts.hostname or "")}
-
-
-def second_instances(role: str, app_name: str | None, own: set[int], found: Iterable[Identity]) -> list[Identity]:
-    """The listeners of the role's failover span that are the role's program, off the ports the environment gives
-    (another service's own port is that service's business)."""
-    return [
-        identity for identity in found
-        if identity.listener.port not in own
-        and (identity.origin == role or (app_name is not None and identity.pm2_app == app_name))
-    ]
-
-
-def confirmed(identity: Identity, role: str, app_name: str | None) -> bool:
-    """The holder is the role's program: by the X-Care2-Origin it answers with, else by PM2's record of it."""
-    if role == "proxy":  # the proxy has no identity of its own: it is PM2's, or answers like our Caddy does
-        by_pm2 = app_name is not None and identity.pm2_app == app_name
-        return by_pm2 or identity.invalid_hostname or identity.origin in HTTP_ROLES
-    if identity.origin is not None:
-        return identity.origin == role
-    return app_name is not None and identity.pm2_app == app_name
-
-
-def judge(target, http: Client, listing: Jlist | PM2Error | None) -> list[Finding]:
-    """Each service listens on its configured port and is the program expected there, with no second instance
-    in its failover span; a note for each that is."""
-    apps = listing.apps if _is_jlist(listing) else ()
-    own = own_ports(target)
-    findings = []
-    for role in ROLES:
-        port = target.service_port(role)
-        if not port:
-            continue
-        app_name = target.pm2.apps.get(role)
-        path = health_path(target, role)
-        holders = [identify(listener, http, path, apps) for listener in listening_on(port)]
-        drifted = [] if role == "proxy" else second_instances(role, app_name, own, (
-            identify(listener, http, path, apps)
-            for listener in failover(port, target.ports.failover_span) if listener.port not in own
-        ))
-        found = port_problems(target, role, port, holders, drifted, listing)
-        findings += found or [
-            Finding("note", f"{role} on {port}: PID {holder.listener.pid}"
-                            + (f" {holder.listener.name}" if holder.listener.name else "") + f" ({holder.evidence})")
-            for holder in holders
-        ]
-    return findings
-
-
-def port_problems(target, role: str, port: int, holders: list[Identity], drifted: list[Identity],
-                  listing: Jlist | PM2Error | None = None) -> list[Finding]:
-    app_name = target.pm2.apps.get(role)
-    start = fixes.restart(target, role)
-    if app_name and _is_jlist(listing) and listing.app(app_name) is None:
-        start = fixes.start(target, app_name)  # not in PM2's list: nothing to restart
-    elsewhere = "; ".join(f"port {d.listener.port}: {d.describe()}" for d in drifted)
-    if not holders:
-        if drifted:
-            moved = drifted[0].listener.port
-            return [Finding(
-                "fail",
-                f"{role}: configured port {port}, but nothing listens there; the {role} listens on port {moved} "
-                f"instead: {elsewhere}",
-                start.saying(
-                    f"make the {role} bind {port}: free port {port} if something held it when the {role} started (it "
-                    f"then moves up to +{target.ports.failover_span}), make every place that sets its port say "
-                    f"{port}, then {start}; if {moved} is meant, change ports.{role} and every place that says {port}"),
-            )]
-        return [Finding("fail", f"{role}: nothing listens on port {port} (ports.{role})",
-                        start.saying(f"start it: {start}; see {fixes.logs(target, role)}"))]
-    problems = [
-        Finding(
-            "fail",
-            f"{role}: port {port} is held by {holder.describe()}, which is not the {role}"
-            + (f"; the {role} listens on {elsewhere}" if drifted else ""),
-            fixes.combined(f"stop the foreign process: {stop_holder(holder)}, then {start} so the {role} binds port "
-                           f"{port}", stop_holder(holder), start),
-        )
-        for holder in holders
-        if not confirmed(holder, role, app_name)
-    ]
-    if not problems and drifted:
-        problems.append(Finding(
-            "fail",
-            f"{role}: a second {role} listens beside port {port}: {elsewhere}",
-            fixes.combined(f"an old instance: stop it: {'; '.join(stop_holder(d) for d in drifted)}",
-                           *(stop_holder(d) for d in drifted)),
-        ))
-    return problems
-
-
-def stop_holder(holder: Identity) -> fixes.Fix:
-    """Stop the process behind a listener, named on screen by its PID and command line."""
-    listener = holder.listener
-    return fixes.kill(listener.pid, listener.command, listener.created)
-
-
-def _is_jlist(listing) -> bool:
-    """PM2's list was read (not PM2 unused, nor a PM2Error)."""
-    from .pm2 import Jlist  # pm2's judgement reads the listeners: imported here, not at the top, to avoid a cycle
-
-    return isinstance(listing, Jlist)

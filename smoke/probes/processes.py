@@ -7,7 +7,8 @@ resident memory.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -20,6 +21,27 @@ GONE = (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess)
 # SIGSTOP (kill -STOP, Ctrl-Z) gives state T, a debugger t. psutil says "stopped" on Windows too, for a process
 # every thread of which is suspended (Process.suspend(), Sysinternals' pssuspend), and "running" otherwise.
 STOPPED = (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP)
+SECRET_FLAG = re.compile(r"^--?[\w-]*(token|secret|password|passwd|key)[\w-]*$", re.IGNORECASE)
+SECRET_ASSIGNMENT = re.compile(r"^(--?[\w-]*(?:token|secret|password|passwd|key)[\w-]*=).+$", re.IGNORECASE)
+
+
+def command_line(cmdline: Sequence[str]) -> str:
+    """A process's command line for a message, with the values of token/secret/password flags hidden.
+
+    Arguments are stripped: a process that renames itself (Node's process.title, as PM2 does) pads with blanks.
+    """
+    shown = []
+    hide_next = False
+    for arg in (arg.strip() for arg in cmdline if arg.strip()):
+        if hide_next:
+            shown.append("***")
+            hide_next = False
+        elif SECRET_ASSIGNMENT.match(arg):
+            shown.append(SECRET_ASSIGNMENT.sub(r"\1***", arg))
+        else:
+            shown.append(arg)
+            hide_next = bool(SECRET_FLAG.match(arg))
+    return " ".join(shown)
 
 
 class Owner(NamedTuple):
@@ -69,7 +91,7 @@ class ProcessState:
         return not self.zombie and self.rss == 0
 
     def describe(self) -> str:
-        command = " ".join(self.cmdline) or self.name or "?"
+        command = command_line(self.cmdline) or self.name or "?"
         if self.zombie:
             return f"PID {self.pid} ({command}) is a zombie (defunct), child of PID {self.ppid}"
         return f"PID {self.pid} ({command}) has {self.rss} bytes of resident memory"

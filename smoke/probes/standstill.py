@@ -5,7 +5,7 @@ accepts connections on its ports for it: clients wait until they give up, and PM
 (an event loop that never comes back) looks the same from outside while it runs. Both take a restart: a start
 does nothing for an app PM2 counts as online.
 
->>> [still.what for still in find(target, http, pm2.care2_roots(target, listing))]   # doctest: +SKIP
+>>> [still.what for still in find(target, http, care2.roots(target, listing))]   # doctest: +SKIP
 ["PID 48211 (PM2 app careconnect-backend-prod, 'online') is stopped (state T): online in PM2 but stopped, ..."]
 """
 
@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..target import Target
 from ..text import clip
 from . import fixes, ports, processes
 from .findings import Finding
 from .http import Client, NoAnswer
 from .ports import Listener
-from .processes import Owner, ProcessState
+from .processes import Owner, ProcessState, command_line
 
 COMMAND_CHARS = 100  # of a child's command line in a message: enough to tell what it runs
 HUNG = "timeout"  # NoAnswer.kind of a server that accepted the connection and sent nothing back
@@ -39,8 +40,8 @@ class Standstill:
         return Finding("warn" if self.still_served else "fail", self.what, self.fix)
 
 
-def find(target, http: Client, owners: dict[int, Owner], role: str = "") -> list[Standstill]:
-    """Every Care2 process (``owners``: pm2.care2_roots; of ``role`` only, if given) that is stopped, or whose port
+def find(target: Target, http: Client, owners: dict[int, Owner], role: str = "") -> list[Standstill]:
+    """Every Care2 process (``owners``: care2.roots; of ``role`` only, if given) that is stopped, or whose port
     accepts and answers nothing."""
     owners = {pid: owner for pid, owner in owners.items() if role in ("", owner.role)}
     members = processes.family(owners)
@@ -79,7 +80,8 @@ def _stopped(owner: Owner, family: list[ProcessState], held: list[Listener]) -> 
                        bool(serving) and not listens)]
 
 
-def _hung(target, http: Client, owner: Owner, family: list[ProcessState], held: list[Listener]) -> list[Standstill]:
+def _hung(target: Target, http: Client, owner: Owner, family: list[ProcessState],
+          held: list[Listener]) -> list[Standstill]:
     """The app's listener on its configured port accepts, then says nothing within the read budget, to its health
     path and to / alike (one slow handler is not a hung process: API health judges its time)."""
     port = target.service_port(owner.role) if owner.role in ports.ROLES else 0
@@ -113,7 +115,7 @@ def _who(member: ProcessState, owner: Owner, family: list[ProcessState], short: 
         return f"PID {member.pid} ({whose})"
     if short:
         return f"PID {member.pid} (child of PID {root.pid}, {whose})"
-    command = clip(ports.command_line(member.cmdline) or member.name, COMMAND_CHARS)
+    command = clip(command_line(member.cmdline) or member.name, COMMAND_CHARS)
     return f"PID {member.pid} ({command}), child of PID {root.pid} ({whose}),"
 
 
