@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -98,6 +99,22 @@ def test_memory_near_pm2s_limit_is_a_sign():
     assert "92% of its max_memory_restart" in sign.what
 
 
-def test_the_time_shown_is_this_hosts_clock():
+@pytest.mark.skipif(not hasattr(time, "tzset"), reason="time.tzset: POSIX only")
+def test_the_time_shown_is_this_hosts_clock(monkeypatch):
     at = datetime(2026, 12, 7, 17, 12, 49, tzinfo=UTC).timestamp()
-    assert log_signs.clock(at) == time.strftime("%H:%M:%S", time.localtime(at))
+    monkeypatch.setenv("TZ", "EST+5")  # POSIX's form: five hours behind UTC
+    time.tzset()
+    try:
+        assert log_signs.clock(at) == "12:12:49"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_a_crash_counts_for_care2s_apps_only():
+    """PM2's own log holds every app of its daemon: a dev app's crash is not the demo's."""
+    pm2_log = logs.Source("pm2", "PM2", Path("pm2.log"))
+    crashed = [logs.Line(f"App [{name}:{n}] exited with code [1] via signal [SIGINT]", time.time(), "", pm2_log, True)
+               for n, name in enumerate(["care2connect-backend-dev", "careconnect-backend-prod"])]
+    [crash] = log_signs.crashes(crashed, {"careconnect-backend-prod", "careconnect-frontend-prod"})
+    assert crash.what.startswith("careconnect-backend-prod crashed 1 time in the last hour")

@@ -53,7 +53,8 @@ def test_processes(target, check, http, pm2_list, host_logs):
     check.concerns("backend", "frontend", "proxy", "tunnel")
     now = time.time()
     findings = under_pm2.judge(target, pm2_list, now, under_pm2.watched(target, pm2_list, now))
-    findings += host_logs.signs(now, pm2.apps_of(pm2_list))["processes"]
+    care2_apps = [app for app in pm2.apps_of(pm2_list) if app.name in target.pm2.apps.values()]
+    findings += host_logs.signs(now, care2_apps)["processes"]
     owners = care2.roots(target, pm2_list)
     findings += processes.judge(processes.family(owners), owners)
     findings += [still.finding() for still in standstill.find(target, http, owners)]

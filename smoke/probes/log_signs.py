@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
 from ..redact import Redactor
@@ -128,10 +128,11 @@ class HostLogs:
 
     def signs(self, now: float, apps: Sequence = ()) -> dict[str, list[Finding]]:
         """The signs that come before a failure, from the last hour: check -> warnings ("tunnel": origin dial
-        errors; "ports": a port in use; "processes": crashes, memory near PM2's limit)."""
+        errors; "ports": a port in use; "processes": crashes of ``apps``, memory near PM2's limit). ``apps``: Care2's
+        apps in PM2's list (its daemon may run others, dev apps say, whose crashes are not the demo's)."""
         recent = list(self.lines(SIGNS_WINDOW, now))
         return {"tunnel": origin_errors(recent), "ports": ports_in_use(recent),
-                "processes": crashes(recent) + memory_near_limit(recent, apps)}
+                "processes": crashes(recent, {app.name for app in apps}) + memory_near_limit(recent, apps)}
 
 
 def error_blocks(read: Read) -> list[list[Line]]:
@@ -203,8 +204,9 @@ def ports_in_use(recent: list[Line]) -> list[Finding]:
             for owner, lines in found.items()]
 
 
-def crashes(recent: list[Line]) -> list[Finding]:
-    """Apps PM2 saw exit without being asked to stop (no 'Stopping app' just before), with the exit reason."""
+def crashes(recent: list[Line], names: Collection[str]) -> list[Finding]:
+    """Apps among ``names`` that PM2 saw exit without being asked to stop (no 'Stopping app' just before), with the
+    exit reason."""
     exits: dict[str, list[tuple[Line, str]]] = {}
     stopping: set[str] = set()
     for line in recent:
@@ -214,6 +216,8 @@ def crashes(recent: list[Line]) -> list[Finding]:
             stopping.add(found.group("name"))
         elif found := PM2_EXIT.search(line.text):
             name = found.group("name")
+            if name not in names:
+                continue
             if name in stopping:
                 stopping.discard(name)  # a pm2 stop/restart: asked for
                 continue
@@ -243,7 +247,3 @@ def memory_near_limit(recent: list[Line], apps: Sequence) -> list[Finding]:
                 f"pm2 restart {app.name} before the demo, so it does not restart during it"))
     return findings
 
-
-def all_sources_read(logs: HostLogs) -> list[str]:
-    """One note per log file: read, or why not (for a green check's line and the incident bundle)."""
-    return [read.note or f"{read.source.path} ({len(read.lines)} lines read)" for read in logs.reads]
