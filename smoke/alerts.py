@@ -28,6 +28,7 @@ from pathlib import Path
 
 import apprise
 
+from .ci import in_ci
 from .history import replace_whole
 from .target import Alerts, Target, TargetError, load_target
 from .text import os_problem
@@ -112,7 +113,7 @@ def urls_missing(environ: Mapping[str, str]) -> str:
     """Why no alert can go out, in the words of where this runs; "" when there are URLs to send to."""
     if environ.get(URLS_VARIABLE, "").strip():
         return ""
-    if environ.get("GITHUB_ACTIONS") == "true" or environ.get("CI", "").lower() in ("true", "1"):
+    if in_ci(environ):
         return (f"{URLS_VARIABLE} is empty: add a secret named {URLS_VARIABLE} to the CI job (GitHub: the "
                 "repository's Settings > Secrets and variables > Actions) holding the apprise URLs to notify")
     return (f"{URLS_VARIABLE} is not set: set this environment variable on this machine to the apprise URLs to "

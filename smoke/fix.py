@@ -11,7 +11,8 @@ app_config.checkout) and never attempted. Every action and its output: reports/f
   --yes      run the commands without asking (scripted use)
   --dry-run  print the plan and run nothing
 
-Never on a production environment checked from CI (CI=true); never a process that changed since it was shown.
+Never on a production environment checked from CI, nor where this machine does not run the app (host_checks =
+false); never a process that changed since it was shown, never a command the verdict file holds redacted.
 exit codes: the last verdict's (0 GO or GO WITH WARNINGS, 1 NO-GO or COULD NOT CHECK), 2 interrupted, 4 bad input
 """
 
@@ -21,7 +22,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,8 +32,10 @@ from datetime import datetime
 from pathlib import Path
 
 from .arguments import INTERRUPTED, Command, exit_code
+from .ci import in_ci
 from .installed import pytest_args
 from .probes.fixes import Fix, Step
+from .redact import MASK
 from .runs import run_checks
 from .target import Target
 from .text import clip
@@ -146,9 +148,11 @@ class Session:
         """Why nothing may be run here ("" = it may)."""
         if self.command.dry_run:
             return "dry run: nothing was run"
-        if os.environ.get("CI", "").lower() == "true" and self.target.kind == "production":
-            return (f"the {self.target.name} environment is production, checked from CI (CI=true): fix runs nothing "
-                    "there; run it on the demo host")
+        if not self.target.host_checks:
+            return "this machine does not run the app (host_checks = false): nothing to run here"
+        if in_ci() and self.target.kind == "production":
+            return (f"the {self.target.name} environment is production, checked from CI: fix runs nothing there; run "
+                    "it on the demo host")
         if not self.command.yes and not sys.stdin.isatty():
             return "no terminal to answer on and no --yes: nothing offered, nothing run"
         return ""
@@ -320,7 +324,10 @@ class Session:
 
 def cannot_run(step: Step) -> str:
     """Why the step may not run now ("" = it may): its program is missing, or the process it stops is no longer
-    the one shown (ended, or its PID taken by another: the start time differs)."""
+    the one shown (ended, or its PID taken by another: the start time differs), or the verdict file holds it
+    redacted (a part that looked like a secret was masked: run as it is, it would do something else)."""
+    if any(MASK in part for part in step.argv):
+        return f"part of its command was redacted ({MASK}) in the verdict file, so it cannot be run as it is"
     if shutil.which(step.argv[0]) is None:
         return f"{step.argv[0]!r} is not found on this machine"
     if not step.pid:
@@ -379,13 +386,9 @@ def where(target: Target, source: str) -> str:
 
 
 def listens(port: int) -> bool:
-    for host in ("127.0.0.1", "::1"):
-        try:
-            socket.create_connection((host, port), timeout=POLL).close()
-            return True
-        except OSError:
-            continue
-    return False
+    from .probes.ports import LOCALHOST_ADDRESSES, dial  # only a fix that waits for a port needs it
+
+    return any(dial(host, port, POLL).accepted for host in LOCALHOST_ADDRESSES)
 
 
 def first_line(text: str) -> str:

@@ -173,6 +173,7 @@ def test_alert_due_without_usable_urls_fails_and_names_the_variable(tmp_path, ca
     ({}, "SMOKE_ALERT_URLS is not set: set this environment variable on this machine"),
     ({"SMOKE_ALERT_URLS": " "}, "SMOKE_ALERT_URLS is not set: set this environment variable on this machine"),
     ({"CI": "true"}, "SMOKE_ALERT_URLS is empty: add a secret named SMOKE_ALERT_URLS to the CI job"),
+    ({"CI": "1"}, "SMOKE_ALERT_URLS is empty: add a secret named SMOKE_ALERT_URLS to the CI job"),
     ({"GITHUB_ACTIONS": "true", "SMOKE_ALERT_URLS": ""}, "SMOKE_ALERT_URLS is empty: add a secret"),
     ({"SMOKE_ALERT_URLS": "json://127.0.0.1:9/hook"}, ""),
 ])

@@ -19,6 +19,7 @@ import pytest
 from smoke import arguments, fix
 from smoke.probes import fixes
 from smoke.probes.fixes import Fix, Step, Wait
+from smoke.redact import MASK
 from smoke.target import load_target
 from smoke.verdict import Outcome, Verdict
 
@@ -47,6 +48,7 @@ def session(tmp_path, monkeypatch, capsys):
     said, how many times it checked)."""
     monkeypatch.setattr(sys, "stdin", io.StringIO())  # no terminal, unless a test says otherwise
     monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
 
     def run(args: list[str], verdicts: list[Verdict], answers=(), target=None):
         said = iter(verdicts)
@@ -101,15 +103,51 @@ def test_dry_run_prints_the_plan_and_runs_nothing(session, tmp_path):
     assert not marker.exists() and "dry run: nothing was run" in said and touching(marker).shown() in said
 
 
-def test_never_on_production_checked_from_ci(session, tmp_path, monkeypatch):
-    monkeypatch.setenv("CI", "true")
+@pytest.mark.parametrize("ci", [{"CI": "true"}, {"CI": "1"}, {"GITHUB_ACTIONS": "true"}])
+def test_never_on_production_checked_from_ci(session, tmp_path, monkeypatch, ci):
+    for name, value in ci.items():
+        monkeypatch.setenv(name, value)
     marker = tmp_path / "restarted"
     code, said, _ = session(["--yes"], [no_go(Fix("pm2 restart it", [touching(marker)]))],
                             target=load_target("production"))
     assert (code, marker.exists()) == (1, False)
-    assert "production, checked from CI (CI=true): fix runs nothing there" in said
+    assert "production, checked from CI: fix runs nothing there" in said
     session(["--yes"], [no_go(Fix("pm2 restart it", [touching(marker)])), GO])  # local from CI: allowed
     assert marker.exists()
+
+
+def test_nothing_runs_where_this_machine_does_not_run_the_app(session, tmp_path):
+    """production-ci is checked from afar (host_checks false): this machine's PM2 is not the app's."""
+    target = load_target("production-ci", environ={})
+    restart = fixes.restart(target, "frontend")
+    assert (str(restart), restart.steps, restart.wait) == ("pm2 restart careconnect-frontend-prod", (), Wait())
+    marker = tmp_path / "restarted"  # a verdict file that holds a step all the same
+    code, said, _ = session(["--yes"], [no_go(Fix("pm2 restart it", [touching(marker)]))], target=target)
+    assert (code, marker.exists()) == (1, False)
+    assert "this machine does not run the app (host_checks = false): nothing to run here" in said
+
+
+def test_recreate_runs_only_with_the_ecosystem_file_found(tmp_path, monkeypatch):
+    """A start that fails after the delete would leave the app out of PM2: worse than before."""
+    monkeypatch.chdir(tmp_path)
+    target = load_target("local", environ={"SMOKE_APP_CONFIG_ECOSYSTEM": "eco.json"})
+    missing = fixes.recreate(target, "careconnect-backend-prod")
+    assert (missing.steps, missing.wait) == ((), Wait())
+    assert str(missing).endswith("(the ecosystem file eco.json is not found on this machine)")
+    (tmp_path / "eco.json").write_text('{"apps": []}')
+    found = fixes.recreate(target, "careconnect-backend-prod")
+    delete, start = found.steps
+    assert (delete.argv[-2:], start.argv[-4:]) == (("delete", "careconnect-backend-prod"),
+                                                   ("start", str(tmp_path.resolve() / "eco.json"), "--only",
+                                                    "careconnect-backend-prod"))
+
+
+def test_a_redacted_command_is_never_run(session, tmp_path):
+    marker = tmp_path / "restarted"
+    masked = Step((*touching(marker).argv, f"--token={MASK}"), "the file restarted")
+    code, said, _ = session(["--yes"], [no_go(Fix("pm2 restart it", [masked]))])
+    assert (code, marker.exists()) == (1, False)
+    assert f"not run: part of its command was redacted ({MASK}) in the verdict file" in said
 
 
 def test_a_failing_command_stops_its_fix_and_says_so(session, tmp_path):
@@ -171,16 +209,17 @@ def test_ctrl_c_at_the_question_runs_nothing(session, tmp_path, monkeypatch):
     assert (code, marker.exists()) == (arguments.INTERRUPTED, False) and "verdict: NO-GO" in said
 
 
-def test_a_later_lines_fix_for_the_same_app_wins():
+def test_a_later_lines_fix_for_the_same_app_wins(tmp_path):
     """frontend-down: the site's line says `pm2 restart`; Processes read PM2's list (the app is not in it): start."""
-    target = load_target("local", environ={"SMOKE_APP_CONFIG_ECOSYSTEM": "eco.json"})
+    (tmp_path / "eco.json").write_text('{"apps": []}')
+    target = load_target("local", environ={"SMOKE_APP_CONFIG_ECOSYSTEM": str(tmp_path / "eco.json")})
     site = Outcome("t::site", "Site", "failed", name="Site reachable",
                    fixes=[fixes.restart(target, "frontend").data()])
     processes = Outcome("t::proc", "Processes", "failed", name="Processes",
                         fixes=[fixes.start(target, "careconnect-frontend-prod").data()])
     walk = Outcome("t::walk", "Walk", "failed", name="The walk", fixes=[Fix("", sources=["microphone=()"]).data()])
     actions, unfixable = fix.plan(Verdict("NO-GO", "", [site, processes, walk]))
-    assert [action.fix.steps[0].argv[-3:] for action in actions] == [("eco.json", "--only",
+    assert [action.fix.steps[0].argv[-3:] for action in actions] == [(str((tmp_path / "eco.json").resolve()), "--only",
                                                                       "careconnect-frontend-prod")]
     assert unfixable == [walk]
     assert fix.plan(Verdict("NO-GO", "", [site, processes]), {actions[0].key})[0][0].outcome is site

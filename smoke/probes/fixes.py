@@ -5,7 +5,9 @@ this OS (argv lists, never a shell string) and what to wait for afterwards: `car
 ``Fix`` is a ``str`` of its words, so that a judgement composes it into its sentences as before; a sentence
 built around a command's fix keeps the command with ``fix.saying(words)``.
 
-A role's fix names its PM2 app when the environment runs it under PM2 (``pm2.apps``), else the role itself.
+A role's fix names its PM2 app when the environment runs it under PM2 (``pm2.apps``), else the role itself. Its
+steps are for this machine only where the checks read this machine (``host_checks``): elsewhere the app's PM2 is
+another machine's, and the fix is words only.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import shlex
 import subprocess
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from ..target import Target
 
@@ -103,6 +106,11 @@ def ecosystem_file(target: Target) -> str:
     return target.app_config.ecosystem or "ecosystem.prod.config.js"
 
 
+def here(target: Target, words: str, steps: list[Step], wait: Wait = Wait()) -> Fix:
+    """A fix that runs ``steps`` on this machine: words only where the checks do not read it (host_checks false)."""
+    return Fix(words, steps, wait) if target.host_checks else Fix(words)
+
+
 def api_base(api_url: str, seen: str = "") -> Fix:
     """Make the page's code call the configured API: its base is baked in when the frontend is built; ``seen``:
     the base the page's code holds instead."""
@@ -130,8 +138,8 @@ def restart(target: Target, role: str) -> Fix:
     port = target.service_port(role)
     if name:
         settle = target.tunnel.min_uptime if role == "tunnel" else 0.0
-        return Fix(f"pm2 restart {name}", [Step(pm2(target, "restart", name), f"PM2 app {name}")],
-                   Wait(settle, port or 0))
+        return here(target, f"pm2 restart {name}", [Step(pm2(target, "restart", name), f"PM2 app {name}")],
+                    Wait(settle, port or 0))
     if role == "tunnel":
         return Fix(f"restart cloudflared (cloudflared tunnel run {target.tunnel.name})")
     return Fix(f"restart the {role}")
@@ -140,19 +148,26 @@ def restart(target: Target, role: str) -> Fix:
 def restart_tunnel(target: Target, windows_service: bool) -> Fix:
     """How to restart a cloudflared: as the Windows service it runs as, else as the environment runs it."""
     if windows_service:
-        return Fix(f"Restart-Service {WINDOWS_SERVICE} (PowerShell as administrator: it runs as a Windows service)",
-                   [Step(("powershell", "-NoProfile", "-Command", f"Restart-Service {WINDOWS_SERVICE}"),
-                         f"the Windows service {WINDOWS_SERVICE}")], Wait(target.tunnel.min_uptime))
+        return here(target,
+                    f"Restart-Service {WINDOWS_SERVICE} (PowerShell as administrator: it runs as a Windows service)",
+                    [Step(("powershell", "-NoProfile", "-Command", f"Restart-Service {WINDOWS_SERVICE}"),
+                          f"the Windows service {WINDOWS_SERVICE}")], Wait(target.tunnel.min_uptime))
     return restart(target, "tunnel")
 
 
 def start(target: Target, name: str) -> Fix:
-    """Start a PM2 app that is not in PM2's list."""
+    """Start a PM2 app that is not in PM2's list: a command only with the configured ecosystem file found (by its
+    absolute path, as PM2 may run from another folder), else a failed start could follow recreate's delete."""
     eco = ecosystem_file(target)
-    role = {app: role for role, app in target.pm2.apps.items()}.get(name, "")
-    step = Step(pm2(target, "start", eco, "--only", name), f"PM2 app {name}")
-    return Fix(f"pm2 start {eco} --only {name}", [step] if target.app_config.ecosystem else [],
-               Wait(target.tunnel.min_uptime if role == "tunnel" else 0.0, target.service_port(role) or 0))
+    words = f"pm2 start {eco} --only {name}"
+    configured = target.app_config.ecosystem
+    found = Path(configured).expanduser().resolve() if configured else None
+    if found is not None and found.is_file():
+        role = {app: role for role, app in target.pm2.apps.items()}.get(name, "")
+        return here(target, words, [Step(pm2(target, "start", str(found), "--only", name), f"PM2 app {name}")],
+                    Wait(target.tunnel.min_uptime if role == "tunnel" else 0.0, target.service_port(role) or 0))
+    missing = configured and target.host_checks  # elsewhere the file is on the machine that runs the app
+    return Fix(f"{words} (the ecosystem file {eco} is not found on this machine)" if missing else words)
 
 
 def recreate(target: Target, name: str) -> Fix:
