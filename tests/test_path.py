@@ -195,10 +195,10 @@ def test_every_hop_is_said_to_answer_only_when_the_app_at_the_end_answered(hop, 
     target = target_with(site_url='"https://care2connects.org"', ports_proxy=str(hop.port))
     hop.answer = (200, {}, "<html>")  # an answer, but whose cannot be told
     walked = path.walk(target, http, route_to(hop))
-    assert walked.finding.severity == "warn" and not walked.answered
     assert path.behind(target, [walked], "https://care2connects.org/") == (
         f"on this host the path for care2connects.org could not be followed to the app ({walked.finding.what}), so "
         "whether a local hop fails is not known")
+    assert walked.finding.severity == "warn" and not walked.answered
     hop.answer = (200, {"x-care2-origin": "frontend"}, "<html>")
     walked = path.walk(target, Client(2, 2, 0), route_to(hop))  # a new client: the first keeps what it was told
     assert walked.answered
