@@ -67,3 +67,14 @@ def test_a_folder_without_a_build(tmp_path):
     assert build.built_rewrite(str(tmp_path), PROBE, [3001]).sentence == \
         f"no Next build in {tmp_path} (.next/BUILD_ID is missing or unreadable)"
     assert "cannot be read here" in build.built_rewrite(None, PROBE, [3001]).sentence
+
+
+def test_a_rewrite_to_another_host_is_told_not_judged_against_this_hosts_backend(tmp_path):
+    """https://api.care2connects.org counts as port 443, never one the local backend listens on: where it points
+    is said, not called wrong (check 5 then gives no "rebuild the frontend" fix)."""
+    rule = {"source": "/api/:path*", "regex": "^/api(?:/(.*))?$", "destination": "https://api.care2connects.org/:path*"}
+    folder = built(tmp_path, json.dumps({"rewrites": [rule]}))
+    told = build.built_rewrite(folder, PROBE, [3001])
+    assert not told.elsewhere
+    assert told.sentence.startswith(f"the frontend in {folder} was built with /api → https://api.care2connects.org (")
+    assert told.sentence.endswith("): another host, not checked from here")

@@ -4,6 +4,7 @@ proven on the stage (tests/test_faults.py: caddy-*, frontend-down, ...)."""
 
 import json
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,16 @@ def test_a_json_config_is_read_as_it_is(tmp_path):
     assert path.upstream_for(config, 9, "example.com") is None
 
 
-def test_routes_send_the_host_cloudflared_sends(tmp_path):
+def resolving(monkeypatch, addresses: dict[str, str]):
+    """This host's resolver as ``addresses`` says (a name not in it does not resolve): no DNS query leaves it."""
+    def getaddrinfo(name, *args, **kwargs):
+        if name not in addresses:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (addresses[name], 0))]
+    monkeypatch.setattr(path.socket, "getaddrinfo", getaddrinfo)
+
+
+def test_routes_send_the_host_cloudflared_sends(tmp_path, monkeypatch):
     config = tmp_path / "config.yml"
     config.write_text("""
 tunnel: care2connects-tunnel
@@ -85,8 +95,26 @@ ingress:
     ]
     assert [note.what.split(": ", 1)[1] for note in notes] == [
         "a wildcard host name, not asked", "ssh://127.0.0.1:22 is not an HTTP service, not asked"]
+    resolving(monkeypatch, {"careconnect-backend.onrender.com": "203.0.113.7"})
     remote = path.walk(target_with(tunnel_config=f'"{config}"'), None, found[2])  # never dialled: no client needed
-    assert remote.finding.severity == "note" and "not on this host's loopback, not asked" in remote.finding.what
+    assert remote.finding.severity == "note" and remote.finding.what.endswith(
+        "whose name resolves to 203.0.113.7: not on this host's loopback, not asked")
+    assert not remote.answered
+
+
+def test_an_ingress_name_that_does_not_resolve_fails_with_the_loopback_address_to_use(monkeypatch):
+    """cloudflared resolves the service's name on this host too: a typo (locahost) is every visitor's 502."""
+    resolving(monkeypatch, {})
+    target = target_with(site_url='"https://care2connects.org"')
+    typo = path.Route("care2connects.org", "http://locahost:3000", "care2connects.org", "the tunnel ingress (x)")
+    walked = path.walk(target, None, typo)  # never dialled: no client needed
+    assert walked.finding.severity == "fail" and not walked.answered
+    assert walked.finding.what == (
+        "care2connects.org: the tunnel ingress (x) sends it to http://locahost:3000, whose name locahost does not "
+        "resolve on this host: cloudflared cannot reach it, so every visitor gets 502 Bad Gateway")
+    assert walked.finding.fix == ("use http://127.0.0.1:3000 in the ingress (its name locahost does not resolve on "
+                                  "this host), then pm2 restart care2connect-tunnel")
+    assert path.behind(target, [walked], "https://care2connects.org/") == f"on this host, {walked.finding.what}"
 
 
 def test_without_a_tunnel_config_the_proxys_routes_for_the_public_names_are_walked():
@@ -151,7 +179,7 @@ def test_an_edge_error_is_told_the_broken_hop_or_that_every_hop_answers():
     target = target_with(site_url='"https://care2connects.org"', api_url='"https://api.care2connects.org"')
     site, api = (path.Route(name, "http://127.0.0.1:8080", name, "the tunnel ingress (x)")
                  for name in ("care2connects.org", "api.care2connects.org"))
-    walked = [path.Walked(site, Finding("note", "care2connects.org: ... the frontend answers 200")),
+    walked = [path.Walked(site, Finding("note", "care2connects.org: ... the frontend answers 200"), answered=True),
               path.Walked(api, Finding("fail", "Caddy on 127.0.0.1:8080 answers 502 for api.care2connects.org: ..."))]
     assert path.behind(target, walked, "https://api.care2connects.org/health/live") == (
         "on this host, Caddy on 127.0.0.1:8080 answers 502 for api.care2connects.org: ...")
@@ -159,3 +187,20 @@ def test_an_edge_error_is_told_the_broken_hop_or_that_every_hop_answers():
         "on this host every hop for care2connects.org answers (care2connects.org: ... the frontend answers 200): the "
         "fault lies between Cloudflare and this host (the tunnel's edge connections, DNS, the Cloudflare account)")
     assert path.behind(target, walked, "https://elsewhere.example/") == ""
+
+
+def test_every_hop_is_said_to_answer_only_when_the_app_at_the_end_answered(hop, http):
+    """A walk that ends in a note or warning where no app was seen to answer tells the error page what could not be
+    checked, never that every local hop is fine."""
+    target = target_with(site_url='"https://care2connects.org"', ports_proxy=str(hop.port))
+    hop.answer = (200, {}, "<html>")  # an answer, but whose cannot be told
+    walked = path.walk(target, http, route_to(hop))
+    assert path.behind(target, [walked], "https://care2connects.org/") == (
+        f"on this host the path for care2connects.org could not be followed to the app ({walked.finding.what}), so "
+        "whether a local hop fails is not known")
+    assert walked.finding.severity == "warn" and not walked.answered
+    hop.answer = (200, {"x-care2-origin": "frontend"}, "<html>")
+    walked = path.walk(target, Client(2, 2, 0), route_to(hop))  # a new client: the first keeps what it was told
+    assert walked.answered
+    assert path.behind(target, [walked], "https://care2connects.org/").startswith(
+        "on this host every hop for care2connects.org answers")

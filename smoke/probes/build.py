@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from ..target import Target
 from ..text import clock
 from . import pm2, ports, processes
+from .http import is_loopback
 
 DIST = ".next"  # next.config.js may name another distDir; Care2's does not
 MANIFEST_LIMIT = 1024 * 1024  # a routes manifest is a few KB; a bigger file is not one
@@ -54,6 +55,11 @@ class Rewrite:
         """The destination without its parameters: ``http://localhost:3001/api`` (NEXT_PUBLIC_API_URL at build)."""
         scheme, _, rest = self.destination.partition("://")
         return f"{scheme}://{PARAMETERS.sub('', rest)}" if rest else PARAMETERS.sub("", self.destination)
+
+    @property
+    def host(self) -> str:
+        """The host the destination names ("" for a path: the frontend itself)."""
+        return urlsplit(self.destination).hostname or ""
 
     @property
     def port(self) -> int | None:
@@ -145,7 +151,7 @@ class BuiltRewrite:
     """What the frontend's build on this host does with ``path``, against where the backend listens."""
 
     sentence: str  # "the frontend in /srv/care2/frontend was built with /api → http://localhost:3002/api (...)"
-    elsewhere: bool  # the build sends ``path`` to a port the backend does not listen on
+    elsewhere: bool  # the build sends ``path`` to this host, on a port the backend does not listen on
 
 
 def built_rewrite(folder: str | None, path: str, listening: list[int]) -> BuiltRewrite:
@@ -164,6 +170,8 @@ def built_rewrite(folder: str | None, path: str, listening: list[int]) -> BuiltR
         return BuiltRewrite(f"the frontend in {folder} was built without a rewrite for {path} ({when})", False)
     said = f"the frontend in {folder} was built with {rewrite.prefix} → {rewrite.base} ({when})"
     backend = ", ".join(str(port) for port in listening)
+    if rewrite.host and not is_loopback(rewrite.host):  # another host's backend: its ports are not known here
+        return BuiltRewrite(f"{said}: another host, not checked from here", False)
     if not listening:
         return BuiltRewrite(f"{said}, while no backend process listens on any port", False)
     if rewrite.port in listening:

@@ -53,10 +53,11 @@ class Route:
 
 @dataclass(frozen=True)
 class Walked:
-    """One route walked: its finding, and whether every hop on this host answered as it should."""
+    """One route walked: its finding, and whether the app at its end answered (X-Care2-Origin as expected)."""
 
     route: Route
     finding: Finding
+    answered: bool = False  # only then has every hop on this host been seen to answer
 
     @property
     def broken(self) -> bool:
@@ -133,10 +134,15 @@ def walk(target: Target, http: Client, route: Route) -> Walked:
     scheme = urlsplit(route.service).scheme
     name, port = cloudflared.Ingress(route.hostname, route.service).origin  # routes() keeps HTTP services only
     address = first_address(name)
-    if address is None or not is_loopback(address):
-        seen = f"resolves to {address}" if address else "does not resolve"
+    if address is None:  # cloudflared resolves it on this host too: it cannot dial it either
+        return Walked(route, Finding(
+            "fail", f"{route.hostname}: {route.via} sends it to {route.service}, whose name {name} does not resolve "
+                    "on this host: cloudflared cannot reach it, so every visitor gets 502 Bad Gateway",
+            f"use {scheme}://127.0.0.1:{port} in the ingress (its name {name} does not resolve on this host), then "
+            f"{fixes.restart(target, 'tunnel')}"))
+    if not is_loopback(address):
         return Walked(route, Finding("note", f"{route.hostname}: {route.via} sends it to {route.service}, whose "
-                                             f"name {seen}: not on this host's loopback, not asked"))
+                                             f"name resolves to {address}: not on this host's loopback, not asked"))
     shown = f"{route.hostname} (Host {route.host_header})" if route.host_header != route.hostname else route.hostname
     url = url_for(address, port, path, scheme)
     hops = [route.via]
@@ -165,7 +171,8 @@ def walk(target: Target, http: Client, route: Route) -> Walked:
                             f"as {app}: the proxy has marked it down (its health check looks again every "
                             "health_interval) or cannot use it",
                     restart.saying(f"wait for the proxy's next health check, or {restart}")))
-            return Walked(route, Finding("note", f"{shown}: {' -> '.join(hops)}: {app} answers {answer.status}"))
+            return Walked(route, Finding("note", f"{shown}: {' -> '.join(hops)}: {app} answers {answer.status}"),
+                          answered=True)
         if answer is not None and answer.status == 404 and answer.text.lstrip().lower().startswith("invalid hostname"):
             return Walked(route, Finding(
                 "fail", f"{at} answers 404 {answer.excerpt(80)!r} for Host {route.host_header}: its site address "
@@ -333,13 +340,18 @@ def judge(walked: list[Walked], notes: list[Finding]) -> list[Finding]:
 
 def behind(target: Target, walked: list[Walked], url: str) -> str:
     """For an error page at ``url`` (the site's or the API's): the local hop that fails on the path of its public
-    host name, or that every local hop answers; "" when that path was not walked."""
+    host name, that every local hop answers (only when the app at its end was seen to answer), or what could not be
+    checked on this host; "" when that path was not walked."""
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
     hostname = {target.site_origin: target.hostnames.site, target.api_origin: target.hostnames.api}.get(origin, "")
     mine = [item for item in walked if item.route.hostname == hostname]
     broken = [item for item in mine if item.broken]
     if broken:
         return f"on this host, {broken[0].finding.what}"
+    unchecked = [item for item in mine if not item.answered]
+    if unchecked:
+        return (f"on this host the path for {hostname} could not be followed to the app ({unchecked[0].finding.what}), "
+                "so whether a local hop fails is not known")
     if mine:
         return (f"on this host every hop for {hostname} answers ({mine[0].finding.what}): the fault lies between "
                 "Cloudflare and this host (the tunnel's edge connections, DNS, the Cloudflare account)")
