@@ -29,14 +29,16 @@ RUN_NEEDS = {"smoke/pyproject.toml", "smoke/environments.toml", "smoke/audio/sto
 
 def predemo(script: str, folder: Path, *args: str, **variables: str) -> dict[str, str]:
     """``script`` run in ``folder`` as the presenter would (no SMOKE_* variable of ours: reports go to ./reports
-    there unless ``variables`` say otherwise): the verdict and each check's state, from the verdict file."""
+    there unless ``variables`` say otherwise): GO or not and each check's state, from the verdict file. A warning
+    (a request retried on a loaded machine) is the machine's, not the folder's, so GO WITH WARNINGS counts as GO."""
     environ = {name: value for name, value in os.environ.items() if not name.startswith("SMOKE_")} | variables
     done = subprocess.run([script, *args], cwd=folder, capture_output=True, text=True, timeout=240, env=environ)
     verdict = Path(folder, variables.get("SMOKE_REPORTS_DIR", "reports"), "verdict.json")
     said = done.stdout + done.stderr
     assert verdict.is_file() and done.returncode in (0, 1), f"no verdict in {verdict.parent}:\n{said}"
     written = json.loads(verdict.read_text(encoding="utf-8"))
-    return {"verdict": written["state"], **{outcome["name"]: outcome["state"] for outcome in written["outcomes"]}}
+    states = {outcome["name"]: outcome["state"] for outcome in written["outcomes"]}
+    return {"go": written["state"].startswith("GO"), **states}
 
 
 def elsewhere_with_envs(stage, tmp_path: Path) -> Path:
@@ -55,7 +57,7 @@ def test_from_another_folder_the_verdict_is_the_same(healthy_stage, tmp_path):
     there = predemo(SCRIPT, elsewhere, "--env-file", "my-envs.toml", *MARKS)
     here = predemo(SCRIPT, ROOT, f"--env-file={healthy_stage.env_file}", *MARKS,
                    SMOKE_REPORTS_DIR=str(tmp_path / "inside"))
-    assert there == here and there["verdict"].startswith("GO"), f"from elsewhere: {there}\ninside: {here}"
+    assert there == here and there["go"], f"from elsewhere: {there}\ninside: {here}"
     assert sorted(path.suffix for path in (elsewhere / "reports").glob("predemo-*")) == [".html", ".json", ".xml"]
 
 
@@ -91,4 +93,4 @@ def test_the_wheel_carries_what_a_run_needs_and_runs_from_anywhere(healthy_stage
     there = predemo(script, elsewhere, "--env-file", "my-envs.toml", *MARKS)
     here = predemo(SCRIPT, ROOT, f"--env-file={healthy_stage.env_file}", *MARKS,
                    SMOKE_REPORTS_DIR=str(tmp_path / "inside"))
-    assert there == here and there["verdict"].startswith("GO"), f"installed: {there}\nin the checkout: {here}"
+    assert there == here and there["go"], f"installed: {there}\nin the checkout: {here}"
