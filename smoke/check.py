@@ -17,14 +17,15 @@ on with the next; ``report_findings`` then reports every part's problem (and the
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from typing import NoReturn
 from urllib.parse import urlsplit
 
 import pytest
 
 from .evidence import Evidence
-from .probes.findings import Finding
+from .probes.findings import Finding, code_line
 from .probes.fixes import Fix, kept
 from .probes.http import Answer, Client, NoAnswer
 from .probes.pages import ErrorPage, classify
@@ -57,6 +58,7 @@ class Check:
         # what -> (seconds, budget or None): the check's main request, or the walk's steps (the history's chart)
         self.timings: dict[str, tuple[float, float | None]] = {}
         self.broken: list[Finding] = []  # the problems of the parts that ended (see part)
+        self.judged_at: list[str] = []  # the lines of the suite's code that judged its red line (Finding.judged_at)
         self._parts = 0  # how deep in part() the check is
 
     def concerns(self, *roles: str) -> None:
@@ -75,10 +77,12 @@ class Check:
         finally:
             self._parts -= 1
 
-    def fail(self, what: str, answer: Answer | None = None, fix: str = "", summary: str = "") -> NoReturn:
+    def fail(self, what: str, answer: Answer | None = None, fix: str = "", summary: str = "",
+             judged_at: Sequence[str] = ()) -> NoReturn:
         """Fail the check (within a part: that part); ``summary``, a few words of the cause, goes into the verdict's
-        line."""
+        line. ``judged_at``: the findings' lines of code that judged it; by default the line that called the check."""
         self.result = summary
+        judged_at = list(judged_at) or [_caller_outside_this_module()]
         self.keep(fix)
         lines = [what]
         if answer is not None:
@@ -86,10 +90,11 @@ class Check:
             if answer.body:
                 lines.append(f"  body: {answer.excerpt()}")
         if self._parts:  # the part's problem waits for report_findings, which adds the evidence once after every part's
-            raise BrokenPart(Finding("fail", "\n".join(lines), fix))
+            raise BrokenPart(Finding("fail", "\n".join(lines), fix, judged_at[0]))
         if fix:
             lines.append(f"  fix: {fix}")
         lines += [f"  evidence: {line}" for line in self.evidence.lines(self.roles)]
+        self.judged_at = judged_at
         pytest.fail("\n".join(lines), pytrace=False)
 
     def keep(self, fix: str) -> None:
@@ -126,7 +131,8 @@ class Check:
         self.whole(answer, what)
         error_page = classify(answer, self.welcome_title)
         if error_page is not None:
-            self.fail(f"{what}: got an error page: {self.error_page(error_page, answer.url)}", answer, error_page.fix)
+            self.fail(f"{what}: got an error page: {self.error_page(error_page, answer.url)}", answer, error_page.fix,
+                      judged_at=[_caller_outside_this_module(), error_page.judged_at])
         return answer
 
     def whole(self, answer: Answer, what: str) -> None:
@@ -154,7 +160,7 @@ class Check:
         broken, self.broken = (self.broken, []) if not self._parts else ([], self.broken)  # they carry their own words
         if len(broken) + len(failures) == 1:
             only = (broken or failures)[0]
-            self.fail(only.what if broken else f"{title}: {only.what}", fix=only.fix)
+            self.fail(only.what if broken else f"{title}: {only.what}", fix=only.fix, judged_at=[only.judged_at])
         if broken or failures:
             for finding in failures:
                 self.keep(finding.fix)
@@ -163,7 +169,7 @@ class Check:
                 lines.append("  - " + finding.what.replace("\n", "\n  "))
                 if finding.fix:
                     lines.append(f"    fix: {finding.fix}")
-            self.fail("\n".join(lines))
+            self.fail("\n".join(lines), judged_at=[finding.judged_at for finding in [*broken, *failures]])
         return [finding.what for finding in findings if finding.severity == "note"]
 
     def warn(self, what: str) -> None:
@@ -173,3 +179,11 @@ class Check:
     def passed(self, result: str) -> None:
         """The one-line plain-language result shown for a green check."""
         self.result = result
+
+
+def _caller_outside_this_module() -> str:
+    """The line of a check (or of any code but this module) that asked for what failed."""
+    frame, here = sys._getframe(1), _caller_outside_this_module.__code__.co_filename
+    while frame.f_code.co_filename == here and frame.f_back is not None:
+        frame = frame.f_back
+    return code_line(frame)

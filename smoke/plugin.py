@@ -338,6 +338,8 @@ def check(http: Client, target: Target, evidence: Evidence, request: pytest.Fixt
         request.node.user_properties.append(("retried", line))
     for line in current.warnings:
         request.node.user_properties.append(("warning", line))
+    for line in current.judged_at:
+        request.node.user_properties.append(("judged_at", line))
     request.node.stash[FIXES_KEY] = current.fixes
     if current.timings:
         request.node.user_properties.append(("timings", current.timings))

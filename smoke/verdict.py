@@ -39,6 +39,8 @@ class Outcome:
     step: int = 0  # its line number in the checklist; 0 = not on the checklist
     name: str = ""  # the checklist line's short name ("API health")
     fixes: list[dict] = field(default_factory=list)  # a red one's fixes a command can do (probes.fixes.Fix.data)
+    # a red one's lines of the suite's code that judged it ('smoke/probes/under_pm2.py:112 (judge_app)')
+    judged_at: list[str] = field(default_factory=list)
     # what -> (seconds, budget or None): its main request's time, or the walk's steps (the run history keeps them)
     timings: dict[str, tuple[float, float | None]] = field(default_factory=dict)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from conftest import ROOT
 from fixtures.stage import FAULTS, Stage
 from fixtures.stage import caddy as stage_caddy
 from fixtures.stage import pm2 as stage_pm2
@@ -260,6 +261,18 @@ def facts(stage: Stage) -> dict[str, object]:
     return found
 
 
+CODE_LINE = re.compile(r"(smoke/[\w/]+\.py):(\d+) \((\w+)\)")
+
+
+def names_its_code(where: str) -> bool:
+    """Whether a red line's ``judged_at`` names a line in a function of the suite's code: one file to open."""
+    named = CODE_LINE.fullmatch(where)
+    if named is None or not (ROOT / named[1]).is_file():
+        return False
+    source = (ROOT / named[1]).read_text(encoding="utf-8")
+    return int(named[2]) <= source.count("\n") and re.search(rf"def {named[3]}\b", source) is not None
+
+
 def test_every_fault_has_a_case():
     assert {c.fault for c in CASES} - {None} == FAULTS.keys()
 
@@ -275,6 +288,9 @@ def test_predemo_against_the_stage(case: Case, tmp_path, run_predemo):
     assert not unjudged, f"not judged (skipped or missing): {sorted(unjudged)}\n{run.output}"
     red = run.red() & CHECKS
     assert red == case.red, f"expected red {sorted(case.red)}, got {sorted(red)}\n{run.output}"
+    for outcome in run.verdict.outcomes:
+        assert not outcome.red or outcome.judged_at and all(map(names_its_code, outcome.judged_at)), \
+            f"{outcome.label}'s red line should name the code that judged it, not {outcome.judged_at}"
     for check, words in case.says.items():
         message = run.message(check)
         for word in words:

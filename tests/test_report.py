@@ -157,6 +157,9 @@ def test_nothing_listening_is_no_go_with_the_cause_and_the_fix_of_each_red_line(
             cause, *problems = [part.get_text() for part in row.select(".c2-cause, .c2-detail")]
             assert "connection refused" in cause or problems and all("connection refused" in p for p in problems)
             assert row.select_one(".c2-fix").get_text().startswith("What to do:")
+            # for whoever takes the red line to the code: the line that judged it
+            judged = row.select_one(".c2-code").get_text()
+            assert re.match(r"Judged in the suite's code at smoke/[\w/]+\.py:\d+ \(\w+\)", judged), judged
         elif state == "SKIPPED":
             assert row.select_one(".c2-result").get_text().startswith("Not checked:")
     missing = run.soup().select_one(".c2-missing").get_text()

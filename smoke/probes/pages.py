@@ -15,11 +15,12 @@ True
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 
+from .findings import made_at
 from .http import Answer
 
 # Statuses only Cloudflare itself sends (530 carries the 1xxx family: 1033, no tunnel connector).
@@ -133,6 +134,7 @@ class ErrorPage:
     ray: str = ""
     failing_hop: str = ""
     fix: str = ""
+    judged_at: str = field(default_factory=made_at, compare=False, repr=False)  # the code that told it (Finding's)
 
     @property
     def on_the_way(self) -> bool:

@@ -157,6 +157,8 @@ class PresenterReport:
                 outcome.warnings.append(str(value))
             elif name == "retried":
                 outcome.retried.append(str(value))
+            elif name == "judged_at":
+                outcome.judged_at.append(str(value))
             elif name == "timings":
                 outcome.timings = dict(value)
             elif name == "playwright_trace":
