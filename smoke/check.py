@@ -82,7 +82,7 @@ class Check:
         """Fail the check (within a part: that part); ``summary``, a few words of the cause, goes into the verdict's
         line. ``judged_at``: the findings' lines of code that judged it; by default the line that called the check."""
         self.result = summary
-        judged_at = list(judged_at) or [_caller_outside_this_module()]
+        judged_at = list(dict.fromkeys(judged_at)) or [_caller_outside_this_module()]
         self.keep(fix)
         lines = [what]
         if answer is not None:

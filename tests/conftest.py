@@ -243,3 +243,15 @@ def run_command(tmp_path):
         return Finished(done.returncode, done.stdout, done.stderr.decode("utf-8", errors="replace"), written)
 
     return run
+
+
+CODE_LINE = re.compile(r"(smoke/[\w/]+\.py):(\d+) \((\w+)\)")
+
+
+def names_its_code(where: str) -> bool:
+    """Whether a red line's ``judged_at`` names a line in a function of the suite's code: one file to open."""
+    named = CODE_LINE.fullmatch(where)
+    if named is None or not (ROOT / named[1]).is_file():
+        return False
+    source = (ROOT / named[1]).read_text(encoding="utf-8")
+    return int(named[2]) <= source.count("\n") and re.search(rf"def {named[3]}\b", source) is not None

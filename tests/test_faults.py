@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from conftest import ROOT
+from conftest import names_its_code
 from fixtures.stage import FAULTS, Stage
 from fixtures.stage import caddy as stage_caddy
 from fixtures.stage import pm2 as stage_pm2
@@ -259,18 +259,6 @@ def facts(stage: Stage) -> dict[str, object]:
     found |= {f"pm_id_{name.removeprefix('careconnect-').removesuffix('-prod')}": entry["pm_id"]
               for name, entry in stage.jlist().items()}
     return found
-
-
-CODE_LINE = re.compile(r"(smoke/[\w/]+\.py):(\d+) \((\w+)\)")
-
-
-def names_its_code(where: str) -> bool:
-    """Whether a red line's ``judged_at`` names a line in a function of the suite's code: one file to open."""
-    named = CODE_LINE.fullmatch(where)
-    if named is None or not (ROOT / named[1]).is_file():
-        return False
-    source = (ROOT / named[1]).read_text(encoding="utf-8")
-    return int(named[2]) <= source.count("\n") and re.search(rf"def {named[3]}\b", source) is not None
 
 
 def test_every_fault_has_a_case():

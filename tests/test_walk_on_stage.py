@@ -12,7 +12,7 @@ from fixtures.stage import pm2 as stage_pm2
 from fixtures.stage.backend import STORY_START_ERROR
 from smoke.probes.walk import StoryWalk
 from smoke.target import load_target
-from tests.conftest import STORY_ERROR_EVIDENCE, serving
+from tests.conftest import STORY_ERROR_EVIDENCE, names_its_code, serving
 
 WALK = "tell_your_story_walk"
 
@@ -70,6 +70,9 @@ def test_a_page_fault_stops_the_walk_at_its_step(fault, words, tmp_path, run_pre
     assert state == "failed", run.output
     for word in words:
         assert word.format(**ports) in message, f"{fault}: the walk should say {word.format(**ports)!r}:\n{message}"
+    [walk] = [outcome for outcome in run.verdict.outcomes if outcome.red]
+    assert walk.judged_at and all(map(names_its_code, walk.judged_at)), walk.judged_at
+    assert walk.judged_at[0].startswith("smoke/probes/walk.py:"), f"the step's condition, not {walk.judged_at}"
     if fault not in ("mic-blocked", "api-base-3003"):  # a server's fault: nothing for the browser to get past
         assert "Behind it" not in message, f"{fault}: no work-around applies:\n{message}"
 

@@ -19,14 +19,14 @@ def test_tell_your_story_walk(target, request, check, pytestconfig, walk_screens
     try:
         result = walk.run(submit=writes_allowed, see_past=see_past)
     except WalkFailed as failure:
-        stopped, summary, sources = str(failure), failure.summary, failure.sources
+        stopped, summary, sources, judged_at = str(failure), failure.summary, failure.sources, failure.judged_at
     else:
         stopped = summary = ""
     finally:
         walk_screenshots.extend(walk.shots)
         check.timings = walk.timings
     if stopped:  # the message has the fix of each blocker; what in the app's code they come from goes with it
-        check.fail(stopped, summary=summary, fix=Fix("", sources=sources))
+        check.fail(stopped, summary=summary, fix=Fix("", sources=sources), judged_at=judged_at)
     for line in walk.traffic.console_errors[:5]:
         check.warn(f"console error during the walk: {line[:200]}")
     check.passed(result)

@@ -14,14 +14,15 @@ from types import FrameType
 SUITE = Path(__file__).resolve().parents[2]  # the folder that holds smoke/, in a checkout or in site-packages
 
 
-def code_line(frame: FrameType) -> str:
-    """The line ``frame`` runs, as the report names it: 'smoke/probes/pm2.py:80 (judge)'."""
+def code_line(frame: FrameType, line: int | None = None) -> str:
+    """The line ``frame`` runs (or ran: ``line``, a traceback's), as the report names it:
+    'smoke/probes/pm2.py:80 (judge)'."""
     named = frame
     while named.f_code.co_name.startswith("<") and named.f_back is not None:  # a comprehension: its function's name
         named = named.f_back
     path = Path(frame.f_code.co_filename).resolve()
     shown = path.relative_to(SUITE).as_posix() if path.is_relative_to(SUITE) else path.name
-    return f"{shown}:{frame.f_lineno} ({named.f_code.co_name})"
+    return f"{shown}:{line or frame.f_lineno} ({named.f_code.co_name})"
 
 
 def made_at() -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import time
+import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -20,6 +21,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from ..target import Target
+from .findings import code_line
 from .http import is_forbidden
 from .pages import same_words, words_pattern
 from .traffic import Traffic
@@ -33,10 +35,11 @@ PERCENT = re.compile(r"(\d{1,3})% complete")
 class WalkFailed(Exception):
     """The walk stopped; the message is what the presenter needs to know, ``summary`` the short cause."""
 
-    def __init__(self, message: str, summary: str = "", sources: tuple[str, ...] = ()):
+    def __init__(self, message: str, summary: str = "", sources: tuple[str, ...] = (), judged_at: tuple[str, ...] = ()):
         super().__init__(message)
         self.summary = summary or message.splitlines()[0]
         self.sources = sources  # what in the app's code the blocker comes from (fixes.Fix.sources)
+        self.judged_at = judged_at  # the lines of this module whose condition failed (Finding.judged_at)
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class Blocker:
     summary: str
     workaround: str = ""
     sources: tuple[str, ...] = ()
+    judged_at: tuple[str, ...] = ()
 
 
 class StoryWalk(WhatWentWrong):
@@ -109,7 +113,8 @@ class StoryWalk(WhatWentWrong):
                 result = self._walk(submit)
             except WalkFailed as failure:
                 workaround = self._work_around() if see_past else ""
-                self.blockers.append(Blocker(str(failure), failure.summary, workaround, failure.sources))
+                self.blockers.append(Blocker(str(failure), failure.summary, workaround, failure.sources,
+                                             failure.judged_at))
                 if not workaround:
                     raise self._chain() from None
                 continue
@@ -129,7 +134,8 @@ class StoryWalk(WhatWentWrong):
             lines.append(f"  {end} (after: {'; '.join(b.workaround for b in self.blockers)})")
         summary = first.summary + (f", and {len(behind)} more behind it" if behind else "")
         sources = tuple(dict.fromkeys(source for blocker in self.blockers for source in blocker.sources))
-        return WalkFailed("\n".join(lines), summary, sources)
+        judged_at = tuple(dict.fromkeys(where for blocker in self.blockers for where in blocker.judged_at))
+        return WalkFailed("\n".join(lines), summary, sources, judged_at)
 
     def _work_around(self) -> str:
         """How this browser gets past the blocker just met, by itself: "" when it cannot (a server error,
@@ -172,7 +178,8 @@ class StoryWalk(WhatWentWrong):
             self._stop_loading()
             self.shoot(f"{name} (failed)")
             self.failed_step = name
-            raise WalkFailed(self.explain(name, error, fix), self._summary(name), self._sources(name)) from None
+            raise WalkFailed(self.explain(name, error, fix), self._summary(name), self._sources(name),
+                             failed_condition(error)) from None
         self._took(name, started, budget)
         self.shoot(name)
 
@@ -295,3 +302,11 @@ class StoryWalk(WhatWentWrong):
         if self._submit_failed():
             return f"the page reports a failure ({seen})"
         return f"processing stuck: {seen}; waited {budget:g} s for 'All done!' (progress seen: {self.progress})"
+
+
+def failed_condition(error: BaseException) -> tuple[str]:
+    """The line of a step in this module whose condition failed: the deepest of this module's frames that
+    ``error`` went through."""
+    here = failed_condition.__code__.co_filename
+    ours = [(frame, line) for frame, line in traceback.walk_tb(error.__traceback__) if frame.f_code.co_filename == here]
+    return (code_line(*ours[-1]),)
