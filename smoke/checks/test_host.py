@@ -52,9 +52,10 @@ def test_processes(target, check, http, pm2_list, host_logs):
 
     check.concerns("backend", "frontend", "proxy", "tunnel")
     now = time.time()
-    findings = under_pm2.judge(target, pm2_list, under_pm2.watched(target, pm2_list, now), now)
-    findings += host_logs.signs(now, care2.apps(target, pm2_list))["processes"]
+    later = under_pm2.watched(target, pm2_list, now)  # PM2's list again a few seconds on, if an app just restarted
     owners = care2.roots(target, pm2_list)
+    findings = under_pm2.judge(target, pm2_list, later, now)
+    findings += host_logs.signs(now, care2.apps(target, pm2_list))["processes"]
     findings += processes.judge(owners, processes.family(owners)) + standstill.judge(target, http, owners)
     check.passed("; ".join(check.report_findings("Processes", findings)))
 
