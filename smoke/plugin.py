@@ -309,7 +309,7 @@ def evidence(target: Target, pytestconfig: pytest.Config) -> Evidence:
 
 @pytest.fixture(scope="session")
 def local_path(target: Target, http: Client):
-    """The path on this host (smoke/probes/path), walked once when first asked: a callable giving (walked, notes)."""
+    """The path on this host (smoke/probes/path), walked once when first asked: a callable giving its LocalPath."""
 
     @functools.cache
     def walked():
@@ -328,7 +328,7 @@ def check(http: Client, target: Target, evidence: Evidence, request: pytest.Fixt
     def behind(url: str) -> str:
         from .probes import path
 
-        return path.behind(target, local_path()[0], url)
+        return path.behind(target, local_path().walked, url)
 
     current = Check(http, target.expect.backend_welcome_title, evidence, behind if target.host_checks else None)
     yield current

@@ -4,6 +4,7 @@ import pytest
 
 from smoke.probes.apibase import ApiBase, api_bases, judge, used_from
 from smoke.probes.http import Client
+from smoke.target import load_target
 
 # Care2's page chunk as `next build` minifies it (frontend/app/tell-your-story/page.tsx, NEXT_PUBLIC_API_URL
 # baked in as http://localhost:3001/api)
@@ -20,6 +21,8 @@ STAGE = '''function apiBase() {
     if (host === "localhost:42000") return "http://localhost:42001";
     return "http://localhost:41001/api";
   }'''
+# site http://localhost:3000, API http://localhost:3001; https://care2connects.org, https://api.care2connects.org
+LOCAL, PRODUCTION = load_target("local", environ={}), load_target("production", environ={})
 
 
 def test_real_code_picks_3003_from_localhost_and_the_api_from_production():
@@ -63,8 +66,7 @@ def client():
 
 def test_the_picked_base_refusing_is_a_failure_though_the_configured_api_is_in_the_code(client, unused_port):
     code = REAL.replace("3003", str(unused_port))
-    findings = judge(client, api_bases(code, "http://localhost:3000"), "http://localhost:3000",
-                     "http://localhost:3001", "/health/live")
+    findings = judge(LOCAL, client, api_bases(code, LOCAL.site_url))
     assert [finding.severity for finding in findings] == ["fail"]
     assert f"sends the story to http://localhost:{unused_port}" in findings[0].what
     assert "connection refused" in findings[0].what and "configured API http://localhost:3001" in findings[0].what
@@ -74,15 +76,14 @@ def test_the_picked_base_refusing_is_a_failure_though_the_configured_api_is_in_t
 def test_a_base_held_by_another_program_is_a_failure(client, recorder):
     port = recorder.url.rsplit(":", 1)[1].strip("/")
     code = f'if("localhost"===e)return"http://localhost:{port}";return"http://localhost:3001/api"'
-    findings = judge(client, api_bases(code, "http://localhost:3000"), "http://localhost:3000",
-                     "http://localhost:3001", "/health/live")
+    findings = judge(LOCAL, client, api_bases(code, LOCAL.site_url))
     assert findings[0].severity == "fail" and "another program, not the Care2 backend" in findings[0].what
 
 
 def test_loopback_bases_in_a_production_page_are_at_most_a_warning(client):
-    site, api = "https://care2connects.org", "https://api.care2connects.org"
-    assert [f.severity for f in judge(client, api_bases(REAL, site), site, api, "/health/live")] == ["note", "note"]
+    site = PRODUCTION.site_url  # never asked: a loopback base in a page served from elsewhere is judged unasked
+    assert [f.severity for f in judge(PRODUCTION, client, api_bases(REAL, site))] == ["note", "note"]
     fallback_only = 'return"http://localhost:3001/api"'
-    findings = judge(client, api_bases(fallback_only, site), site, api, "/health/live")
+    findings = judge(PRODUCTION, client, api_bases(fallback_only, site))
     assert [f.severity for f in findings] == ["warn"]
     assert "a visitor's browser looks for on the visitor's own machine" in findings[0].what

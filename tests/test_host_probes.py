@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from smoke.probes import appconfig, cloudflared, cloudflared_metrics, port_drift, ports, processes, under_pm2
+from smoke.probes import appconfig, cloudflared, cloudflared_metrics, fixes, port_drift, ports, processes, under_pm2
 from smoke.probes.http import Client
 from smoke.probes.pm2 import App, PM2Error, parse_jlist, read_jlist
 from smoke.target import TargetError, load_target
@@ -193,7 +193,7 @@ def judged(name: str, later: dict | None = None, **changes) -> tuple[list, list]
     target = load_target("local", environ={})
     app = dataclasses.replace(parse_jlist(recorded(name)).app("careconnect-backend-prod"), **changes)
     again = dataclasses.replace(app, **later) if later is not None else None
-    found = under_pm2.judge_app(target, "backend", app, DAY + 7200, again)
+    found = under_pm2.judge_app(target, "backend", app, again, DAY + 7200)
     warnings = [f"{finding.what}; {finding.fix}" if finding.fix else finding.what
                 for finding in found if finding.severity == "warn"]
     return [finding for finding in found if finding.severity == "fail"], warnings
@@ -569,6 +569,23 @@ def test_family_finds_a_zombie_child():
 def test_zero_resident_memory_is_flagged():
     member = processes.ProcessState(7, 1, 7, "node", ("node", "server.js"), psutil.STATUS_SLEEPING, 0)
     assert member.without_memory and member.describe() == "PID 7 (node server.js) has 0 bytes of resident memory"
+
+
+def test_a_zombie_and_a_process_without_memory_are_named_with_whose_they_are():
+    owners = {7: processes.Owner("PM2 app careconnect-backend-prod", fixes.Fix("pm2 restart careconnect-backend-prod"),
+                                 "backend", "online")}
+    members = [processes.ProcessState(7, 1, 7, "node", ("node", "server.js"), psutil.STATUS_SLEEPING, 4096),
+               processes.ProcessState(8, 7, 7, "node", (), psutil.STATUS_ZOMBIE, None),
+               processes.ProcessState(9, 7, 7, "node", ("node", "worker.js"), psutil.STATUS_SLEEPING, 0)]
+    zombie, idle, counted = processes.judge(owners, members)
+    assert (zombie.severity, zombie.what, zombie.fix) == (
+        "fail", "PID 8 (node) is a zombie (defunct), child of PID 7, part of PM2 app careconnect-backend-prod: its "
+        "parent has not reaped it", "pm2 restart careconnect-backend-prod; a zombie goes away when its parent exits")
+    assert (idle.severity, idle.what) == (
+        "fail", "PID 9 (node worker.js) has 0 bytes of resident memory, part of PM2 app careconnect-backend-prod: "
+        "alive but not running anything")
+    assert idle.fix.startswith("pm2 restart careconnect-backend-prod; if it stays, kill 9")
+    assert (counted.severity, counted.what) == ("note", "3 Care2 processes, none a zombie or without memory")
 
 
 # --- the app's own config --------------------------------------------------------------------------------------------

@@ -25,7 +25,6 @@ from smoke.probes import (
     fixes,
     log_signs,
     logs,
-    pm2,
     port_drift,
     ports,
     processes,
@@ -94,16 +93,15 @@ def tunnel_check(windows, target):
 
 
 def ports_check(windows, target, listing):
-    findings = port_drift.judge(target, windows.http, listing) + appconfig.judge(target, pm2.apps_of(listing))
+    findings = port_drift.judge(target, windows.http, listing) + appconfig.judge(target, listing)
     return judged("Ports", findings, windows.http)
 
 
 def processes_check(windows, target, listing):
     now = time.time()
-    findings = under_pm2.judge(target, listing, now, under_pm2.watched(target, listing, now))
+    findings = under_pm2.judge(target, listing, under_pm2.watched(target, listing, now), now)
     owners = care2.roots(target, listing)
-    findings += processes.judge(processes.family(owners), owners) + [
-        still.finding() for still in standstill.find(target, windows.http, owners)]
+    findings += processes.judge(owners, processes.family(owners)) + standstill.judge(target, windows.http, owners)
     return judged("Processes", findings, windows.http)
 
 

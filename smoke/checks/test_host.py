@@ -29,10 +29,10 @@ def test_tunnel_stable(target, check, http, host_logs):
 def test_port_drift(target, check, http, pm2_list, host_logs):
     """(8) Ports: each service listens on its configured port and is the program expected there; the configs agree;
     no app's log says its port was in use in the last hour."""
-    from smoke.probes import appconfig, pm2, port_drift
+    from smoke.probes import appconfig, port_drift
 
     check.concerns("backend", "frontend", "proxy")
-    findings = port_drift.judge(target, http, pm2_list) + appconfig.judge(target, pm2.apps_of(pm2_list))
+    findings = port_drift.judge(target, http, pm2_list) + appconfig.judge(target, pm2_list)
     findings += host_logs.signs(time.time())["ports"]
     check.passed("; ".join(check.report_findings("Ports", findings)))
 
@@ -48,16 +48,15 @@ def test_dual_stack(target, check):
 def test_processes(target, check, http, pm2_list, host_logs):
     """(9) Processes: every Care2 app really runs under PM2 (no zombie, no restart loop, none stopped or hung); no
     zombie process; no crash and no memory near PM2's limit in the last hour."""
-    from smoke.probes import care2, pm2, processes, standstill, under_pm2
+    from smoke.probes import care2, processes, standstill, under_pm2
 
     check.concerns("backend", "frontend", "proxy", "tunnel")
     now = time.time()
-    findings = under_pm2.judge(target, pm2_list, now, under_pm2.watched(target, pm2_list, now))
-    care2_apps = [app for app in pm2.apps_of(pm2_list) if app.name in target.pm2.apps.values()]
-    findings += host_logs.signs(now, care2_apps)["processes"]
+    later = under_pm2.watched(target, pm2_list, now)  # PM2's list again a few seconds on, if an app just restarted
     owners = care2.roots(target, pm2_list)
-    findings += processes.judge(processes.family(owners), owners)
-    findings += [still.finding() for still in standstill.find(target, http, owners)]
+    findings = under_pm2.judge(target, pm2_list, later, now)
+    findings += host_logs.signs(now, care2.apps(target, pm2_list))["processes"]
+    findings += processes.judge(owners, processes.family(owners)) + standstill.judge(target, http, owners)
     check.passed("; ".join(check.report_findings("Processes", findings)))
 
 
@@ -67,5 +66,4 @@ def test_local_path(target, check, local_path):
     from smoke.probes import path
 
     check.concerns("tunnel", "proxy", "frontend", "backend")
-    walked, notes = local_path()
-    check.passed("; ".join(check.report_findings("Path", path.judge(walked, notes))))
+    check.passed("; ".join(check.report_findings("Path", path.judge(local_path()))))

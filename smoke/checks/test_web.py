@@ -236,8 +236,7 @@ def test_frontend_to_backend(target, check, http, request):
                    f"{papi.seconds:.1f} s", papi)
     notes: list[str] = []
     with check.part():  # a page or script of the story page that never ends breaks this part
-        findings = apibase.judge(http, story_page_api_bases(target, check), target.site_url, target.api_url,
-                                 target.paths.api_live)
+        findings = apibase.judge(target, http, story_page_api_bases(target, check))
         notes = check.report_findings("API base in the Tell Your Story page's code", findings)
     check.report_findings("Frontend to backend", [])  # fails with every broken part's problem
     check.passed(f"rewrite, CORS for {target.site_origin} and /papi ({papi.timings.describe()}) all reach the "

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from ..target import Target
 from . import fixes
 from .findings import Finding
 from .http import Client, NoAnswer, is_loopback
@@ -126,9 +127,10 @@ def _registrable(host: str) -> str:
     return ".".join(host.split(".")[-2:])
 
 
-def judge(http: Client, bases: list[ApiBase], site_url: str, api_url: str, live_path: str) -> list[Finding]:
-    """Every base the page would call from ``site_url`` must be the configured API, or at least answer as the
+def judge(target: Target, http: Client, bases: list[ApiBase]) -> list[Finding]:
+    """Every base the page would call from the site must be the configured API, or at least answer as the
     backend; a loopback base in a page served to visitors from elsewhere is unreachable for them."""
+    site_url, api_url = target.site_url, target.api_url
     site = urlsplit(site_url)
     used = used_from(bases, site_url)
     findings = []
@@ -143,7 +145,7 @@ def judge(http: Client, bases: list[ApiBase], site_url: str, api_url: str, live_
                                     f"{base.describe()}, which a visitor's browser looks for on the visitor's own "
                                     f"machine", fixes.api_base(api_url, base.origin)))
         else:
-            answer = ask(http, base, live_path)
+            answer = ask(http, base, target.paths.api_live)
             if answer.backend:
                 findings.append(Finding("warn", f"the Tell Your Story page served from {site.netloc} calls "
                                         f"{base.describe()}, a Care2 backend other than the configured API "

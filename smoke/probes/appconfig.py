@@ -30,7 +30,7 @@ from .cloudflared import TunnelConfig, TunnelConfigError, parse_command
 from .findings import Finding
 from .fixes import ecosystem_file, recreate, restart
 from .http import is_loopback
-from .pm2 import App
+from .pm2 import App, Jlist, PM2Error, apps_of
 from .processes import command_line
 
 BACKEND_DEFAULT_PORT = 3001  # what the backend binds when its .env has no PORT
@@ -76,10 +76,10 @@ def disagreements(target: Target, apps: Iterable[App] = ()) -> list[Disagreement
     return found
 
 
-def judge(target: Target, apps: Iterable[App] = ()) -> list[Finding]:
-    """Every place that names a port or the API agrees with the environments file; a note saying how many
-    files were compared."""
-    findings = [Finding("fail", found.describe(), found.fix) for found in disagreements(target, apps)]
+def judge(target: Target, listing: Jlist | PM2Error | None) -> list[Finding]:
+    """Every place that names a port or the API (and every running app in PM2's ``listing``) agrees with the
+    environments file; a note saying how many files were compared."""
+    findings = [Finding("fail", found.describe(), found.fix) for found in disagreements(target, apps_of(listing))]
     files = [path for path in (*target.app_config.model_dump().values(), target.tunnel.config) if path]
     return [*findings, Finding("note", f"{len(files)} config file(s) agree with the environments file" if files
                                else "no app config file named in the environments file to compare")]

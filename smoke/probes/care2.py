@@ -1,4 +1,5 @@
-"""Whose each Care2 process is: PM2's apps, the holders of the configured ports, and cloudflared, joined.
+"""Whose each Care2 process is: PM2's apps, the holders of the configured ports, and cloudflared, joined; and
+which of PM2's apps are Care2's.
 
 The checks feed it PM2's list; standstill.py and build.py read what it returns.
 """
@@ -7,8 +8,13 @@ from __future__ import annotations
 
 from ..target import Target
 from . import cloudflared, fixes, ports
-from .pm2 import Jlist, PM2Error, apps_of
+from .pm2 import App, Jlist, PM2Error, apps_of
 from .processes import Owner
+
+
+def apps(target: Target, listing: Jlist | PM2Error | None) -> list[App]:
+    """Care2's apps in PM2's list (its daemon may run others, dev apps say, that are not the demo's)."""
+    return [app for app in apps_of(listing) if app.name in target.pm2.apps.values()]
 
 
 def roots(target: Target, listing: Jlist | PM2Error | None) -> dict[int, Owner]:
@@ -16,8 +22,8 @@ def roots(target: Target, listing: Jlist | PM2Error | None) -> dict[int, Owner]:
     cloudflared (unless it runs another named tunnel: not Care2's)."""
     found: dict[int, Owner] = {}
     roles = {name: role for role, name in target.pm2.apps.items()}
-    for app in apps_of(listing):
-        if app.name in roles and app.pid > 0:
+    for app in apps(target, listing):
+        if app.pid > 0:
             found.setdefault(app.pid, Owner(f"PM2 app {app.name}", fixes.restart(target, roles[app.name]),
                                                       roles[app.name], app.status))
     for role in ports.ROLES:

@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import psutil
@@ -322,20 +323,27 @@ def _matches(match_sets, host: str) -> bool:
 # --- the judgement ---------------------------------------------------------------------------------------------------
 
 
-def walk_all(target: Target, http: Client) -> tuple[list[Walked], list[Finding]]:
+class LocalPath(NamedTuple):
+    """The path on this host: every route walked, and the notes of routes() on the rules not walked."""
+
+    walked: list[Walked]
+    notes: list[Finding]
+
+
+def walk_all(target: Target, http: Client) -> LocalPath:
     """Every route walked, at once (a hung hop costs one wait, not one per route); the notes of routes() too."""
     found, notes = routes(target)
     with ThreadPoolExecutor(max_workers=max(1, len(found))) as pool:
         walked = list(pool.map(lambda route: walk(target, http, route), found))
-    return walked, notes
+    return LocalPath(walked, notes)
 
 
-def judge(walked: list[Walked], notes: list[Finding]) -> list[Finding]:
-    if not walked and not notes:
+def judge(local_path: LocalPath) -> list[Finding]:
+    if not local_path.walked and not local_path.notes:
         return [Finding("warn", "not checked: no tunnel config (tunnel.config, or a running cloudflared's --config) "
                                 "and no proxy (ports.proxy) on this host",
                         "set tunnel.config to the tunnel's config.yml")]
-    return [*notes, *(item.finding for item in walked)]
+    return [*local_path.notes, *(item.finding for item in local_path.walked)]
 
 
 def behind(target: Target, walked: list[Walked], url: str) -> str:

@@ -168,8 +168,9 @@ def _state(process: psutil.Process, root: int) -> ProcessState | None:
     return ProcessState(process.pid, ppid, root, name, cmdline, status, rss, cwd)
 
 
-def judge(members: list[ProcessState], owners: dict[int, Owner]) -> list[Finding]:
-    """No zombie and no process without memory among Care2's; ``owners``: root PID -> whose it is."""
+def judge(owners: dict[int, Owner], members: list[ProcessState]) -> list[Finding]:
+    """No zombie and no process without memory among Care2's: ``owners`` (root PID -> whose it is) and their
+    ``members`` (family(owners))."""
     findings = []
     for member in members:
         owner, fix = owners[member.root].what, owners[member.root].fix

@@ -5,7 +5,7 @@ accepts connections on its ports for it: clients wait until they give up, and PM
 (an event loop that never comes back) looks the same from outside while it runs. Both take a restart: a start
 does nothing for an app PM2 counts as online.
 
->>> [still.what for still in find(target, http, care2.roots(target, listing))]   # doctest: +SKIP
+>>> [finding.what for finding in judge(target, http, care2.roots(target, listing))]   # doctest: +SKIP
 ["PID 48211 (PM2 app careconnect-backend-prod, 'online') is stopped (state T): online in PM2 but stopped, ..."]
 """
 
@@ -36,8 +36,12 @@ class Standstill:
     brief: str  # the what in short, for a fix elsewhere: "PID 7712 (child of PID 7677, ...) is stopped (state T)"
     still_served: bool = False  # another process of the same app still answers: a risk, not yet a failure
 
-    def finding(self) -> Finding:
-        return Finding("warn" if self.still_served else "fail", self.what, self.fix)
+
+def judge(target: Target, http: Client, owners: dict[int, Owner]) -> list[Finding]:
+    """A failure for each Care2 process that serves nothing (a warning where its app still answers through another
+    process); ``owners``: care2.roots."""
+    return [Finding("warn" if still.still_served else "fail", still.what, still.fix)
+            for still in find(target, http, owners)]
 
 
 def find(target: Target, http: Client, owners: dict[int, Owner], role: str = "") -> list[Standstill]:

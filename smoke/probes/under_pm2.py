@@ -45,9 +45,9 @@ def between_runs(app: App) -> bool:
     return (app.status == "stopped" and app.pid > 0) or app.status in ("launching", "waiting restart")
 
 
-def judge(target: Target, listing: Jlist | PM2Error | None, now: float, later: Jlist | None = None) -> list[Finding]:
+def judge(target: Target, listing: Jlist | PM2Error | None, later: Jlist | None, now: float) -> list[Finding]:
     """Every Care2 app PM2 should run is in its list and really runs; a note for each that does.
-    ``later``: PM2's list a few seconds on (see watched)."""
+    ``later``: PM2's list a few seconds on (see watched), or None."""
     if listing is None:
         return [Finding("note", "PM2 not used here (pm2.apps is empty)")]
     if isinstance(listing, PM2Error):
@@ -80,7 +80,7 @@ def judge(target: Target, listing: Jlist | PM2Error | None, now: float, later: J
                     fixes.start(target, name),
                 ))
             continue
-        found = judge_app(target, role, app, now, later.app(name) if later else None)
+        found = judge_app(target, role, app, later.app(name) if later else None, now)
         findings += found
         if not any(finding.severity == "fail" for finding in found):
             findings.append(Finding("note", f"{name} online, pid {app.pid}, {memory(app.memory)}, "
@@ -88,9 +88,9 @@ def judge(target: Target, listing: Jlist | PM2Error | None, now: float, later: J
     return findings
 
 
-def judge_app(target: Target, role: str, app: App, now: float, later: App | None = None) -> list[Finding]:
+def judge_app(target: Target, role: str, app: App, later: App | None, now: float) -> list[Finding]:
     """What is wrong with one PM2 app: not online, looping, a zombie, or not serving. ``later``: the same
-    app a few seconds on, when it had restarted recently."""
+    app a few seconds on, when it had restarted recently (else None)."""
     settings = target.pm2
     eco, logs = fixes.ecosystem_file(target), fixes.logs(target, role)
     recreate = fixes.recreate(target, app.name)
