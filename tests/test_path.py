@@ -12,7 +12,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from fixtures.stage import caddy as stage_caddy
-from smoke.probes import path
+from smoke.probes import caddy, path
 from smoke.probes.findings import Finding
 from smoke.probes.http import Client
 from smoke.target import load_target
@@ -34,16 +34,16 @@ def http():
 @pytest.mark.skipif(stage_caddy.binary() is None, reason=stage_caddy.MISSING)
 def test_upstreams_are_read_from_caddys_own_config_of_care2s_caddyfile(tmp_path):
     """Upstream's Caddyfile.production, adapted by Caddy itself: the route of each Host, none for www."""
-    config = path.read_caddy_config(stage_caddy.binary(), ["caddy", "run", "--config", "Caddyfile.production"],
+    config = caddy.read_caddy_config(stage_caddy.binary(), ["caddy", "run", "--config", "Caddyfile.production"],
                                     str(UPSTREAM_CADDYFILE.parent))
     assert isinstance(config, dict), config
-    assert path.upstream_for(config, 8080, "care2connects.org") == "127.0.0.1:3000"
-    assert path.upstream_for(config, 8080, "API.care2connects.org") == "127.0.0.1:3001"  # hosts match in any case
-    assert path.upstream_for(config, 8080, "www.care2connects.org") is None  # the catch-all's 404
-    assert path.upstream_for(config, 8081, "care2connects.org") is None  # no server on that port
+    assert caddy.upstream_for(config, 8080, "care2connects.org") == "127.0.0.1:3000"
+    assert caddy.upstream_for(config, 8080, "API.care2connects.org") == "127.0.0.1:3001"  # hosts match in any case
+    assert caddy.upstream_for(config, 8080, "www.care2connects.org") is None  # the catch-all's 404
+    assert caddy.upstream_for(config, 8081, "care2connects.org") is None  # no server on that port
     broken = tmp_path / "Caddyfile"
     broken.write_text(":8080 {\n  reverse_prxy 127.0.0.1:3000\n}\n")
-    said = path.read_caddy_config(stage_caddy.binary(), ["caddy", "run", "--config", str(broken)], str(tmp_path))
+    said = caddy.read_caddy_config(stage_caddy.binary(), ["caddy", "run", "--config", str(broken)], str(tmp_path))
     assert isinstance(said, str) and said.startswith(f"`caddy adapt --config {broken}` failed: ")
 
 
@@ -52,9 +52,9 @@ def test_a_json_config_is_read_as_it_is(tmp_path):
         {"handler": "headers"}, {"handler": "reverse_proxy", "upstreams": [{"dial": "localhost:7"}]}]}
     server = {"listen": ["127.0.0.1:9"], "routes": [{"handle": [{"handler": "subroute", "routes": [proxied]}]}]}
     (tmp_path / "caddy.json").write_text(json.dumps({"apps": {"http": {"servers": {"a": server}}}}))
-    config = path.read_caddy_config("caddy-not-needed", ["caddy", "run", "--config=caddy.json"], str(tmp_path))
-    assert path.upstream_for(config, 9, "api.example.org") == "localhost:7"
-    assert path.upstream_for(config, 9, "example.com") is None
+    config = caddy.read_caddy_config("caddy-not-needed", ["caddy", "run", "--config=caddy.json"], str(tmp_path))
+    assert caddy.upstream_for(config, 9, "api.example.org") == "localhost:7"
+    assert caddy.upstream_for(config, 9, "example.com") is None
 
 
 def resolving(monkeypatch, addresses: dict[str, str]):
