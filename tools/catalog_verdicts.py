@@ -1,6 +1,6 @@
 """What the suite says on the stage's fault catalog and on the real app, recorded and compared across two versions.
 
-    .venv/bin/python tools/catalog_verdicts.py record OUT_DIR [--checkout PATH] [--faults a,b] [--views local,production]
+    .venv/bin/python tools/catalog_verdicts.py record OUT_DIR [--checkout PATH] [--faults a,b] [--views local,...]
     .venv/bin/python tools/catalog_verdicts.py record OUT_DIR --real-app [ENV_FILE] [--checkout PATH]
     .venv/bin/python tools/catalog_verdicts.py compare DIR_A DIR_B
 
@@ -185,11 +185,27 @@ def normalise(value, known: dict[str, str]):
 
 
 def write(path: Path, verdict: dict, known: dict[str, str], name: str) -> bool:
-    """Write the normalised verdict; say and return whether it is a real one (not an error)."""
-    path.write_text(json.dumps(normalise(verdict, known), indent=1, sort_keys=True, ensure_ascii=False) + "\n",
-                    encoding="utf-8")
+    """Write the normalised verdict, and the verdict as said beside the names it holds in raw/ (compare normalises
+    that again, so that a recording gains what is learnt of the jitter later); say whether it is a real one."""
+    (path.parent / "raw").mkdir(exist_ok=True)
+    (path.parent / "raw" / path.name).write_text(json.dumps({"said": verdict, "names": known}, indent=1),
+                                                 encoding="utf-8")
+    path.write_text(normalised(verdict, known), encoding="utf-8")
     print(f"{name}: {verdict.get('state') or verdict['error'][:300]}", flush=True)
     return "error" not in verdict
+
+
+def normalised(verdict: dict, known: dict[str, str]) -> str:
+    return json.dumps(normalise(verdict, known), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def recorded(path: Path) -> list[str]:
+    """A recorded run's lines, normalised again from raw/ where it is kept."""
+    raw = path.parent / "raw" / path.name
+    if raw.exists():
+        kept = json.loads(raw.read_text(encoding="utf-8"))
+        return normalised(kept["said"], kept["names"]).splitlines()
+    return path.read_text(encoding="utf-8").splitlines()
 
 
 def compare_dirs(first: Path, second: Path) -> int:
@@ -201,8 +217,7 @@ def compare_dirs(first: Path, second: Path) -> int:
             print(f"{run}: only in {a.parent if a.exists() else b.parent}")
             differing += 1
             continue
-        diff = list(difflib.unified_diff(a.read_text(encoding="utf-8").splitlines(),
-                                         b.read_text(encoding="utf-8").splitlines(), str(a), str(b), lineterm=""))
+        diff = list(difflib.unified_diff(recorded(a), recorded(b), str(a), str(b), lineterm=""))
         differing += bool(diff)
         print("\n".join(diff) if diff else f"{run}: identical")
     print(f"{len(runs)} runs: {differing} differ" if runs else "no runs recorded in either folder")
