@@ -50,7 +50,7 @@ JITTER = [
     (re.compile(r"\b\d+ (times|restarts|of them)\b"), r"<n> \1"),  # the crash loop and its logs go on counting
     (re.compile(r"\b\d+ -> \d+ within"), "<n> -> <n> within"),
     (re.compile(r"up only <duration>|'[a-z ]+' now, <duration> after its last start"), "<between two crashes>"),
-    # the tunnels of other stages on this host (parallel runs, other checkouts): the real app sees them as its
+    # other stages' tunnels on this host (parallel runs, other checkouts), which the real app (no cloudflared) lists
     (re.compile(r"PID <pid> `[^`]*care2connects-tunnel-\d+[^`]*`( \([^)]*\))?(; PID <pid> `[^`]*`( \([^)]*\))?)*"),
      "<other stages' tunnels>"),
 ]
