@@ -167,14 +167,15 @@ def stage_names(stage: Stage, checkout: Path) -> dict[str, str]:
     return {literal: name for literal, name in known.items() if len(literal) >= 4}  # no pid 3 in "HTTP 503"
 
 
-def normalise(value, known: dict[str, str]):
-    """``value`` (JSON) with every string's known names and jitter replaced by placeholders."""
+def normalise(value, known: dict[str, str], key: str = ""):
+    """``value`` (JSON) with every string's known names and jitter replaced by placeholders (and the numbers of a
+    fix's data: a port or pid by its name, a process's start time)."""
     if isinstance(value, dict):
-        return {key: normalise(item, known) for key, item in value.items()}
+        return {name: normalise(item, known, name) for name, item in value.items()}
     if isinstance(value, list):
-        return [normalise(item, known) for item in value]
-    if isinstance(value, int) and str(value) in known:  # a port in a fix's data
-        return known[str(value)]
+        return [normalise(item, known, key) for item in value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value:
+        return known.get(str(value)) or {"pid": "<pid>", "created": "<time>"}.get(key, value)
     if not isinstance(value, str):
         return value
     for literal in sorted(known, key=len, reverse=True):  # a folder before the folders in it, a pid before its digits
