@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import itertools
 import json
 import os
 import re
@@ -36,6 +37,7 @@ MARKS = "predemo and not browser"
 RUN_GUARD = 600  # seconds; a run that has not ended by then is recorded as an error
 REAL_APP_ENV = Path("/work/notes/realapp.toml")  # this machine's real Care2 (see its README)
 REAL_APP_PM2_HOME = "/tmp/c2c-pm2"
+PID_SAID = r"(\b(?:PID|pid|kill|pids?|process) |@)"  # where a message or a fix names a process by its pid
 # What changes from one run of the same code to the next, in the order replaced (after the stage's own ports,
 # pids and folders, which get names: <port:backend>, <pid:cloudflared>, <stage>)
 JITTER = [
@@ -45,9 +47,15 @@ JITTER = [
     (re.compile(r"/tmp/[^\s'\"),;]+"), "<tmp>"),
     (re.compile(r"\b\d+(\.\d+)? ?(ms|s|sec|seconds?|min|minutes?|h|hours?|days?)\b"), "<duration>"),
     (re.compile(r"\b\d+(\.\d+)? ?([kKMG]i?[bB]|b|bytes)\b"), "<memory>"),
-    (re.compile(r"\b(PID|pid|kill|pids) \d+"), r"\1 <pid>"),
+    (re.compile(rf"{PID_SAID}\d+\b"), r"\1<pid>"),
+    (re.compile(r"\(build [\w-]+, built"), "(build <build>, built"),  # Next's random id of a frontend build
     (re.compile(r"connect <duration>, "), ""),  # a request on a kept-alive connection times no connect
     (re.compile(r"\b\d+ (times|restarts|of them)\b"), r"<n> \1"),  # the crash loop and its logs go on counting
+    # a log line quoted as evidence: whether it was written once or more, by which of the requests made side by side
+    (re.compile(r", <n> times since the run started"), ""),
+    (re.compile(r"\b(GET|HEAD|POST) ((api\.)?care2connects\.org)/[^\s\"…]*"), r"\1 \2/<path>"),
+    (re.compile(r"dest=(https://(api\.)?care2connects\.org)/[^\s\"…]*(…| [^\s…]{0,5}…)?"), r"dest=\1/<path>"),
+    (re.compile(r"ingressRule=\d+"), "ingressRule=<n>"),
     (re.compile(r"\b\d+ -> \d+ within"), "<n> -> <n> within"),
     (re.compile(r"up only <duration>|'[a-z ]+' now, <duration> after its last start"), "<between two crashes>"),
     # other stages' tunnels on this host (parallel runs, other checkouts), which the real app (no cloudflared) lists
@@ -56,6 +64,7 @@ JITTER = [
 ]
 # other stages' cloudflared on this host: a stage runs one cloudflared, so every tunnel beside it is another's
 BESIDE = re.compile(r"^Tunnel: .* runs beside the named tunnel: ")
+EVIDENCE = re.compile(r"\s*evidence: ")
 
 
 def main() -> int:
@@ -163,26 +172,35 @@ def stage_names(stage: Stage, checkout: Path) -> dict[str, str]:
             known |= {str(child.pid): f"<pid:{name}-child>" for child in process.children(recursive=True)}
         except psutil.NoSuchProcess:
             pass
-    known |= {str(entry["pid"]): f"<pid:{app}>" for app, entry in stage.jlist().items() if entry.get("pid")}
-    return {literal: name for literal, name in known.items() if len(literal) >= 4}  # no pid 3 in "HTTP 503"
+    return known | {str(entry["pid"]): f"<pid:{app}>" for app, entry in stage.jlist().items() if entry.get("pid")}
 
 
 def normalise(value, known: dict[str, str], key: str = ""):
     """``value`` (JSON) with every string's known names and jitter replaced by placeholders (and the numbers of a
-    fix's data: a port or pid by its name, a process's start time)."""
+    fix's data: a port or pid by its name, a process's start time, a time left to wait)."""
     if isinstance(value, dict):
         return {name: normalise(item, known, name) for name, item in value.items()}
     if isinstance(value, list):
         return [normalise(item, known, key) for item in value]
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value:
-        return known.get(str(value)) or {"pid": "<pid>", "created": "<time>"}.get(key, value)
+        if key in ("pid", "port"):
+            return known.get(str(value), "<pid>" if key == "pid" else value)
+        return {"created": "<time>", "seconds": "<duration>"}.get(key, value)
     if not isinstance(value, str):
         return value
-    for literal in sorted(known, key=len, reverse=True):  # a folder before the folders in it, a pid before its digits
-        value = re.sub(rf"(?<![\w.]){re.escape(literal)}(?![\d])", known[literal], value)
+    if value in known:  # a whole argument: a pid to kill
+        return known[value]
+    for literal in sorted(known, key=len, reverse=True):  # a folder before the folders in it
+        if known[literal].startswith("<pid:"):  # only where a pid is said: pid 503 is not HTTP 503
+            value = re.sub(rf"{PID_SAID}{literal}\b", rf"\1{known[literal]}", value)
+        else:
+            value = re.sub(rf"(?<![\w.]){re.escape(literal)}(?![\d])", known[literal], value)
     for pattern, placeholder in JITTER:
         value = pattern.sub(placeholder, value)
-    return value
+    # the evidence from the logs comes in the order its lines were written, by requests made side by side
+    lines = value.split("\n")
+    return "\n".join(line for evidence, group in itertools.groupby(lines, lambda line: bool(EVIDENCE.match(line)))
+                     for line in (sorted(group) if evidence else group))
 
 
 def write(path: Path, verdict: dict, known: dict[str, str], name: str) -> bool:
