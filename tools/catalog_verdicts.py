@@ -37,6 +37,7 @@ MARKS = "predemo and not browser"
 RUN_GUARD = 600  # seconds; a run that has not ended by then is recorded as an error
 REAL_APP_ENV = Path("/work/notes/realapp.toml")  # this machine's real Care2 (see its README)
 REAL_APP_PM2_HOME = "/tmp/c2c-pm2"
+HUNG_UPSTREAM = "<times out or answers 503>"
 PID_SAID = r"(\b(?:PID|pid|kill|pids?|process) |@)"  # where a message or a fix names a process by its pid
 # What changes from one run of the same code to the next, in the order replaced (after the stage's own ports,
 # pids and folders, which get names: <port:backend>, <pid:cloudflared>, <stage>)
@@ -56,6 +57,10 @@ JITTER = [
     (re.compile(r"\b(GET|HEAD|POST) ((api\.)?care2connects\.org)/[^\s\"…]*"), r"\1 \2/<path>"),
     (re.compile(r"dest=(https://(api\.)?care2connects\.org)/[^\s\"…]*(…| [^\s…]{0,5}…)?"), r"dest=\1/<path>"),
     (re.compile(r"ingressRule=\d+"), "ingressRule=<n>"),
+    # an upstream that hangs: whether the proxy's health check has dropped it yet (then 503) is a matter of time
+    (re.compile(r"(the proxy|Caddy) on (\S+ \(ports\.proxy\)) (gives no answer \(timed out after <duration> waiting "
+                r"for an answer\)|answers 503) (for \S+: its upstream \S+ \(ports\.\w+\) gives no answer)"),
+     rf"the proxy on \2 {HUNG_UPSTREAM} \4"),
     (re.compile(r"\b\d+ -> \d+ within"), "<n> -> <n> within"),
     (re.compile(r"up only <duration>|'[a-z ]+' now, <duration> after its last start"), "<between two crashes>"),
     # other stages' tunnels on this host (parallel runs, other checkouts), which the real app (no cloudflared) lists
@@ -65,6 +70,8 @@ JITTER = [
 # other stages' cloudflared on this host: a stage runs one cloudflared, so every tunnel beside it is another's
 BESIDE = re.compile(r"^Tunnel: .* runs beside the named tunnel: ")
 EVIDENCE = re.compile(r"\s*evidence: ")
+# with an upstream that hangs, the proxy's log lines of its 503s are there or not as time went
+PROXY_503_EVIDENCE = re.compile(r"\n\s*evidence: proxy log \([^)]*\): [^\n]*(no upstreams available|-> 503)")
 
 
 def main() -> int:
@@ -197,6 +204,8 @@ def normalise(value, known: dict[str, str], key: str = ""):
             value = re.sub(rf"(?<![\w.]){re.escape(literal)}(?![\d])", known[literal], value)
     for pattern, placeholder in JITTER:
         value = pattern.sub(placeholder, value)
+    if HUNG_UPSTREAM in value:
+        value = PROXY_503_EVIDENCE.sub("", value)
     # the evidence from the logs comes in the order its lines were written, by requests made side by side
     lines = value.split("\n")
     return "\n".join(line for evidence, group in itertools.groupby(lines, lambda line: bool(EVIDENCE.match(line)))
