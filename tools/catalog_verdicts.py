@@ -8,7 +8,8 @@ record: for healthy and each fault of fixtures/stage/faults.py (one stage under 
 HTTP and host set (-m "predemo and not browser") of the checkout at PATH (its code: pytest runs in PATH) and writes
 <fault>-<view>.json: the verdict and each check's state, result, message, warnings and fixes, with what differs from
 one run of the same code to the next (ports, pids, folders, cf-ray ids, times, durations, memory figures) replaced
-by placeholders. --real-app: one run against the real app instead (read-only; PM2_HOME from --pm2-home).
+by placeholders. Warnings about other stages' tunnels on this host are left out, and the verdict taken again
+without them. --real-app: one run against the real app instead (read-only; PM2_HOME from --pm2-home).
 compare: "identical" per run, or a unified diff of the two files; exit 1 when any run differs or is missing.
 """
 
