@@ -48,6 +48,7 @@ JITTER = [
     (re.compile(r"\b\d\d:\d\d:\d\d\b"), "<time>"),
     (re.compile(r"/tmp/[^\s'\"),;]+"), "<tmp>"),
     (re.compile(r"\b\d+(\.\d+)? ?(ms|s|sec|seconds?|min|minutes?|h|hours?|days?)\b"), "<duration>"),
+    (re.compile(r"<duration>( <duration>)+"), "<duration>"),  # an uptime of 59 min, then of 1 h 0 min
     (re.compile(r"\b\d+(\.\d+)? ?([kKMG]i?[bB]|b|bytes)\b"), "<memory>"),
     (re.compile(rf"{PID_SAID}\d+\b"), r"\1<pid>"),
     (re.compile(r"\(build [\w-]+, built"), "(build <build>, built"),  # Next's random id of a frontend build
@@ -56,7 +57,7 @@ JITTER = [
     # a log line quoted as evidence: whether it was written once or more, by which of the requests made side by side
     (re.compile(r", <n> times since the run started"), ""),
     (re.compile(r"\b(GET|HEAD|POST) ((api\.)?care2connects\.org)/[^\s\"…]*"), r"\1 \2/<path>"),
-    (re.compile(r"dest=(https://(api\.)?care2connects\.org)/[^\s\"…]*(…| [^\s…]{0,5}…)?"), r"dest=\1/<path>"),
+    (re.compile(r"dest=https://[^\s\"…]*(…| [^\s…]{0,5}…)?"), "dest=<url>"),
     (re.compile(r"ingressRule=\d+"), "ingressRule=<n>"),
     # an upstream that hangs: whether the proxy's health check has dropped it yet (then 503) is a matter of time
     (re.compile(r"(the proxy|Caddy) on (\S+ \(ports\.proxy\)) (gives no answer \(timed out after <duration> waiting "
