@@ -53,3 +53,10 @@ def test_a_run_without_host_checks_never_loads_what_reads_the_host(tmp_path):
     modules = loaded(tmp_path, "-m", "predemo and not browser and not host")
     assert "smoke.plugin" in modules
     assert not modules & {"psutil", "yaml", "dotenv", "smoke.probes.pm2", "smoke.probes.ports"}
+
+
+def test_a_run_never_loads_what_beautiful_soup_could_use_but_the_checks_do_not(tmp_path):
+    """Soup Sieve (CSS selectors) and a charset detector: the checks find elements by name and attribute, in text."""
+    modules = loaded(tmp_path, "-m", "predemo and not browser and not host")
+    assert "bs4" in modules
+    assert not modules & {"soupsieve", "cchardet", "chardet", "charset_normalizer"}

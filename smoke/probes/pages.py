@@ -14,13 +14,37 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sys
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
-from bs4 import BeautifulSoup, Comment, NavigableString, Tag
-
 from .http import Answer
+
+
+@contextlib.contextmanager
+def _absent(*names: str) -> Iterator[None]:
+    """Within, an import of any of ``names`` fails as if it were not installed (None in sys.modules: importlib's way
+    to refuse one); a module already loaded stays."""
+    refused = [name for name in names if name not in sys.modules]
+    sys.modules.update(dict.fromkeys(refused))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Beautiful Soup's "CSS selectors cannot be used"
+            yield
+    finally:
+        for name in refused:
+            sys.modules.pop(name, None)
+
+
+# Beautiful Soup loads Soup Sieve (CSS selectors: a twentieth of a second of regular expressions at every start)
+# and a charset detector (for bytes of an unknown encoding) when they are installed. The suite finds elements by
+# name and attribute, in text that httpx has decoded: its Beautiful Soup goes without both.
+with _absent("soupsieve", "cchardet", "chardet", "charset_normalizer"):
+    from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 
 # Statuses only Cloudflare itself sends (530 carries the 1xxx family: 1033, no tunnel connector).
 # A 500-504 through Cloudflare is the edge's own page only with #cf-error-details: otherwise the
@@ -182,14 +206,14 @@ def _cloudflare_error(answer: Answer, page: Page | None) -> ErrorPage:
     details = page.by_id("cf-error-details") if page else None
     code = ""
     if details is not None:
-        labelled = details.select_one(".cf-error-code")
+        labelled = details.find(class_="cf-error-code")
         text = labelled.get_text(strip=True) if labelled else details.get_text(" ", strip=True)
         match = re.search(r"(?:Error(?:\s+code)?\s+)?(\d{3,4})", text) if labelled else re.search(
             r"Error(?:\s+code)?\s+(\d{3,4})", text)
         code = match.group(1) if match else ""
     code = code or str(answer.status)
     headline = page.title.split("|", 1)[-1].strip() if page is not None and page.title else ""
-    source = page.soup.select_one(".cf-error-source") if page else None
+    source = page.soup.find(class_="cf-error-source") if page else None
     hop = _hop_name(source) if source is not None else ""
     ray = answer.header("cf-ray") or ""
     if not ray and page is not None:
