@@ -51,7 +51,7 @@ ENVIRONMENT_MARKERS = ("local", "production")
 WALK_MARKS = {"predemo", "browser"}  # smoke/checks/test_walk.py's
 PLAYWRIGHT_PLUGIN = "pytest_playwright.pytest_playwright"
 SCRATCH_KEY = pytest.StashKey[str]()  # pytest-playwright's output folder when the user named none
-PM2_LIST_KEY = pytest.StashKey[Future]()  # `pm2 jlist`, started as the run starts (Node's start is slow)
+PM2_LIST_KEY = pytest.StashKey[Future]()  # `pm2 jlist`, read once: from the run's start where host checks run
 LOG_MARKS_KEY = pytest.StashKey[Future]()  # the Care2 logs and their sizes as the run starts, read after PM2's list
 HOST_LOGS_KEY = pytest.StashKey["HostLogs"]()  # those logs, read when first asked
 RUN_STARTED_KEY = pytest.StashKey[float]()
@@ -191,6 +191,18 @@ def _pm2_list(target: Target) -> Jlist | PM2Error:
         return error
 
 
+def _pm2_list_once(config: pytest.Config) -> Jlist | PM2Error | None:
+    """PM2's list, read once a run (Node's start is slow): asked as the run starts where host checks run, else when
+    first needed (a red line's evidence, then the incident bundle); None where PM2 is not used."""
+    target = config.stash[TARGET_KEY]
+    if not target.pm2.apps:
+        return None
+    if PM2_LIST_KEY not in config.stash:
+        read = config.stash[PM2_LIST_KEY] = Future()
+        read.set_result(_pm2_list(target))
+    return config.stash[PM2_LIST_KEY].result()
+
+
 def _log_sources(target: Target, listing: Jlist | PM2Error | None) -> list[Source]:
     from .probes import cloudflared, logs, pm2
 
@@ -214,7 +226,7 @@ def read_host_logs(config: pytest.Config) -> HostLogs:
         if started is not None:
             found, marks = started.result()
         else:  # no host check in this run: the logs are placed in it by their times
-            found, marks = _log_sources(target, _pm2_list(target) if target.pm2.apps else None), None
+            found, marks = _log_sources(target, _pm2_list_once(config)), None
         config.stash[HOST_LOGS_KEY] = HostLogs(found, marks, config.stash[RUN_STARTED_KEY], Redactor(target.secrets))
     return config.stash[HOST_LOGS_KEY]
 
@@ -222,10 +234,7 @@ def read_host_logs(config: pytest.Config) -> HostLogs:
 def _incident_facts(config: pytest.Config) -> dict[str, str]:
     from .probes import incident
 
-    target = config.stash[TARGET_KEY]
-    started = config.stash.get(PM2_LIST_KEY, None)
-    listing = started.result() if started is not None else _pm2_list(target) if target.pm2.apps else None
-    return incident.gather(target, listing, read_host_logs(config))
+    return incident.gather(config.stash[TARGET_KEY], _pm2_list_once(config), read_host_logs(config))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -284,12 +293,9 @@ def http(target: Target, pytestconfig: pytest.Config):
 
 
 @pytest.fixture(scope="session")
-def pm2_list(target: Target, pytestconfig: pytest.Config) -> Jlist | PM2Error | None:
+def pm2_list(pytestconfig: pytest.Config) -> Jlist | PM2Error | None:
     """PM2's list, read once: a Jlist, the PM2Error that kept it from being read, or None where PM2 is not used."""
-    if not target.pm2.apps:
-        return None
-    started = pytestconfig.stash.get(PM2_LIST_KEY, None)
-    return started.result() if started is not None else _pm2_list(target)
+    return _pm2_list_once(pytestconfig)
 
 
 @pytest.fixture(scope="session")
