@@ -4,10 +4,19 @@ Every knob is a fixture a project can override by name in its conftest.py: ``tar
 ``http``, ``check``.
 """
 
+# The imports follow gc.disable(), below.
+# ruff: noqa: E402
+
 from __future__ import annotations
 
-import functools
 import gc
+
+# Loading the suite (pydantic, httpx, Beautiful Soup, Jinja2...) makes objects that live as long as the run: the garbage
+# collector walking them again and again while they load cost a tenth of a run without the walk. It rests from here
+# until the session starts (pytest_sessionstart freezes what is loaded, then wakes it).
+gc.disable()
+
+import functools
 import shutil
 import tempfile
 import time
@@ -133,9 +142,13 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.stash[TARGET_KEY].host_checks:
         config.stash[INCIDENT_KEY] = lambda: _incident_facts(config)
     _keep_walk_traces(config)
-    # What is loaded by now (pytest, pydantic, httpx, Jinja2...) lives as long as the run: the garbage
-    # collector skips it from here on, so that its full collections during the run stay quick.
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """What is loaded by now (pytest, pydantic, httpx, Jinja2...) lives as long as the run: the garbage collector
+    skips it from here on, so that its collections during the run stay quick, and works again."""
     gc.freeze()
+    gc.enable()
 
 
 def _keep_walk_traces(config: pytest.Config) -> None:
