@@ -15,6 +15,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import sys
 import warnings
@@ -101,6 +102,13 @@ def words_pattern(text: str) -> re.Pattern:
     return re.compile(r"^\s*" + r"\s+".join(re.escape(word) for word in text.split()) + r"\s*$", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=4)
+def _parsed(html: str) -> BeautifulSoup:
+    """A page's text parsed once: a check reads a page, then asks whether it is an error page, and the next check
+    reads it again (the tree is only read, never changed)."""
+    return BeautifulSoup(html, "html.parser")
+
+
 @dataclass
 class Page:
     """The parts of an HTML page the checks look at."""
@@ -109,7 +117,7 @@ class Page:
 
     @classmethod
     def parse(cls, html: str) -> Page:
-        return cls(BeautifulSoup(html, "html.parser"))
+        return cls(_parsed(html))
 
     @property
     def title(self) -> str:
