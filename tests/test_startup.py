@@ -18,14 +18,41 @@ def pytest_unconfigure(config):
 """
 
 
-def loaded(tmp_path, *args: str) -> set[str]:
-    """The modules a collect-only run with ``args`` has imported by its end, and its import hooks."""
-    out = tmp_path / "modules.txt"
-    (tmp_path / "module_recorder.py").write_text(RECORDER.format(out=str(out)))
-    subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "module_recorder",
+COLLECTIONS_RECORDER = """
+import gc
+import sys
+
+import pytest
+
+while_loading = []  # the garbage collections from the suite's plugin's import on
+gc.callbacks.append(lambda phase, info: phase == "start" and "smoke.plugin" in sys.modules and while_loading.append(1))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    with open({out!r}, "w") as out:
+        out.write(str(len(while_loading)))
+
+
+def pytest_unconfigure(config):
+    with open({out!r}, "a") as out:
+        out.write(" " + str(gc.isenabled()))
+"""
+
+
+def collect_only(tmp_path, recorder: str, *args: str) -> str:
+    """What ``recorder`` (a plugin's source, writing {out}) wrote in a collect-only run with ``args``."""
+    out = tmp_path / "recorded.txt"
+    (tmp_path / "run_recorder.py").write_text(recorder.format(out=str(out)))
+    subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "run_recorder",
                     "-p", "no:cacheprovider", *args], cwd=ROOT, capture_output=True, timeout=120, check=False,
                    env={"PYTHONPATH": str(tmp_path), "PATH": ""})
-    return set(out.read_text().split())
+    return out.read_text()
+
+
+def loaded(tmp_path, *args: str) -> set[str]:
+    """The modules a collect-only run with ``args`` has imported by its end, and its import hooks."""
+    return set(collect_only(tmp_path, RECORDER, *args).split())
 
 
 @pytest.mark.parametrize("marks", ["predemo and not browser", "predemo and not browser and not host", "host"])
@@ -53,3 +80,15 @@ def test_a_run_without_host_checks_never_loads_what_reads_the_host(tmp_path):
     modules = loaded(tmp_path, "-m", "predemo and not browser and not host")
     assert "smoke.plugin" in modules
     assert not modules & {"psutil", "yaml", "dotenv", "smoke.probes.pm2", "smoke.probes.ports"}
+
+
+def test_a_run_never_loads_what_beautiful_soup_could_use_but_the_checks_do_not(tmp_path):
+    """Soup Sieve (CSS selectors) and a charset detector: the checks find elements by name and attribute, in text."""
+    modules = loaded(tmp_path, "-m", "predemo and not browser and not host")
+    assert "bs4" in modules
+    assert not modules & {"soupsieve", "cchardet", "chardet", "charset_normalizer"}
+
+
+def test_the_garbage_collector_rests_while_the_suite_loads_and_works_in_the_run(tmp_path):
+    """What loads (pydantic, httpx, Jinja2...) lives as long as the run: no collection walks it while it loads."""
+    assert collect_only(tmp_path, COLLECTIONS_RECORDER, "-m", "predemo and not browser").split() == ["0", "True"]

@@ -17,7 +17,6 @@ from pathlib import Path, PureWindowsPath
 from urllib.parse import urlsplit
 
 import psutil
-import yaml
 
 from ..target import Target
 from .processes import command_line, name_and_cmdline
@@ -150,10 +149,16 @@ class Cloudflared:
 def find_cloudflared() -> list[Cloudflared]:
     """Every live cloudflared process, oldest first."""
     found = []
-    for process in psutil.process_iter(["name", "cmdline", "create_time", "status", "ppid"]):
+    for process in psutil.process_iter(["name", "cmdline"]):
         info = process.info
         cmdline = tuple(info["cmdline"] or ())
-        if info["status"] == psutil.STATUS_ZOMBIE or not is_cloudflared(info["name"] or "", cmdline):
+        if not is_cloudflared(info["name"] or "", cmdline):
+            continue
+        try:  # the rest of a cloudflared only: a walk over every process is most of the time this takes
+            info |= process.as_dict(["create_time", "status", "ppid"])
+        except psutil.NoSuchProcess:
+            continue
+        if info["status"] == psutil.STATUS_ZOMBIE:
             continue
         try:
             cwd = process.cwd()
@@ -213,6 +218,8 @@ class TunnelConfig:
             raise TunnelConfigError(f"cloudflared config {path} does not exist") from None
         except OSError as error:
             raise TunnelConfigError(f"cannot read cloudflared config {path}: {error.strerror or error}") from None
+        import yaml  # PyYAML only where a config is read: a host without cloudflared never needs it
+
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as error:

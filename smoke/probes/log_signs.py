@@ -53,8 +53,11 @@ class HostLogs:
     @property
     def reads(self) -> list[Read]:
         """Every source read; again only where it changed since (a check late in the run meets newer lines)."""
+        return self._reads_of(self.sources)
+
+    def _reads_of(self, sources: Iterable[Source]) -> list[Read]:
         found = []
-        for source in self.sources:
+        for source in sources:
             try:
                 stat = source.path.stat()
                 version = (stat.st_size, stat.st_mtime)
@@ -101,9 +104,7 @@ class HostLogs:
         and the app's own file:line; a note for a log that could not be read."""
         quoted: list[tuple[float, str]] = []
         notes = []
-        for read in self.reads:
-            if read.source.role != role:
-                continue
+        for read in self._reads_of(source for source in self.sources if source.role == role):
             if read.note:
                 notes.append(f"{role} log: {read.note}")
                 continue

@@ -14,14 +14,39 @@ True
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import re
+import sys
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
-from bs4 import BeautifulSoup, Comment, NavigableString, Tag
-
 from .findings import made_at
 from .http import Answer
+
+
+@contextlib.contextmanager
+def _absent(*names: str) -> Iterator[None]:
+    """Within, an import of any of ``names`` fails as if it were not installed (None in sys.modules: importlib's way
+    to refuse one); a module already loaded stays."""
+    refused = [name for name in names if name not in sys.modules]
+    sys.modules.update(dict.fromkeys(refused))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Beautiful Soup's "CSS selectors cannot be used"
+            yield
+    finally:
+        for name in refused:
+            sys.modules.pop(name, None)
+
+
+# Beautiful Soup loads Soup Sieve (CSS selectors: a twentieth of a second of regular expressions at every start)
+# and a charset detector (for bytes of an unknown encoding) when they are installed. The suite finds elements by
+# name and attribute, in text that httpx has decoded: its Beautiful Soup goes without both.
+with _absent("soupsieve", "cchardet", "chardet", "charset_normalizer"):
+    from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 
 # Statuses only Cloudflare itself sends (530 carries the 1xxx family: 1033, no tunnel connector).
 # A 500-504 through Cloudflare is the edge's own page only with #cf-error-details: otherwise the
@@ -78,6 +103,13 @@ def words_pattern(text: str) -> re.Pattern:
     return re.compile(r"^\s*" + r"\s+".join(re.escape(word) for word in text.split()) + r"\s*$", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=4)
+def _parsed(html: str) -> BeautifulSoup:
+    """A page's text parsed once: a check reads a page, then asks whether it is an error page, and the next check
+    reads it again (the tree is only read, never changed)."""
+    return BeautifulSoup(html, "html.parser")
+
+
 @dataclass
 class Page:
     """The parts of an HTML page the checks look at."""
@@ -86,7 +118,7 @@ class Page:
 
     @classmethod
     def parse(cls, html: str) -> Page:
-        return cls(BeautifulSoup(html, "html.parser"))
+        return cls(_parsed(html))
 
     @property
     def title(self) -> str:
@@ -184,14 +216,14 @@ def _cloudflare_error(answer: Answer, page: Page | None) -> ErrorPage:
     details = page.by_id("cf-error-details") if page else None
     code = ""
     if details is not None:
-        labelled = details.select_one(".cf-error-code")
+        labelled = details.find(class_="cf-error-code")
         text = labelled.get_text(strip=True) if labelled else details.get_text(" ", strip=True)
         match = re.search(r"(?:Error(?:\s+code)?\s+)?(\d{3,4})", text) if labelled else re.search(
             r"Error(?:\s+code)?\s+(\d{3,4})", text)
         code = match.group(1) if match else ""
     code = code or str(answer.status)
     headline = page.title.split("|", 1)[-1].strip() if page is not None and page.title else ""
-    source = page.soup.select_one(".cf-error-source") if page else None
+    source = page.soup.find(class_="cf-error-source") if page else None
     hop = _hop_name(source) if source is not None else ""
     ray = answer.header("cf-ray") or ""
     if not ray and page is not None:
