@@ -36,8 +36,7 @@ from smoke.verdict import GO_WITH_WARNINGS, decide, from_json  # noqa: E402
 
 MARKS = "predemo and not browser"
 RUN_GUARD = 600  # seconds; a run that has not ended by then is recorded as an error
-REAL_APP_ENV = Path("/work/notes/realapp.toml")  # this machine's real Care2 (see its README)
-REAL_APP_PM2_HOME = "/tmp/c2c-pm2"
+REAL_APP_PM2_HOME = "/tmp/c2c-pm2"  # where ../shared/realapp's pm2-adopt.sh puts the real app's PM2
 HUNG_UPSTREAM = "<times out or answers 503>"
 PID_SAID = r"(\b(?:PID|pid|kill|pids?|process) |@)"  # where a message or a fix names a process by its pid
 # What changes from one run of the same code to the next, in the order replaced (after the stage's own ports,
@@ -84,8 +83,9 @@ def main() -> int:
     record.add_argument("--checkout", type=Path, default=ROOT, help="the code under test (default: this checkout)")
     record.add_argument("--faults", type=names, help="comma-separated; 'healthy' for none (default: all and healthy)")
     record.add_argument("--views", type=names, default=["local", "production"])
-    record.add_argument("--real-app", nargs="?", const=REAL_APP_ENV, type=Path, metavar="ENV_FILE",
-                        help=f"one run against the real app instead (default env file: {REAL_APP_ENV})")
+    record.add_argument("--real-app", nargs="?", const=True, type=Path, metavar="ENV_FILE",
+                        help="one run against the real app instead (default: the bundled 'local' environment, "
+                             "as tools/benchmark.py --real-app)")
     record.add_argument("--pm2-home", default=REAL_APP_PM2_HOME, help="the real app's PM2_HOME (with --real-app)")
     compare = commands.add_parser("compare", help="compare two recordings; exit 1 when any run differs")
     compare.add_argument("first", type=Path, metavar="DIR_A")
@@ -103,7 +103,8 @@ def main() -> int:
         parser.error(problem)
     options.out.mkdir(parents=True, exist_ok=True)
     if options.real_app:
-        failed = record_real_app(checkout, options.real_app, options.pm2_home, options.out)
+        env_file = None if options.real_app is True else options.real_app.resolve()
+        failed = record_real_app(checkout, env_file, options.pm2_home, options.out)
     else:
         failed = [name for fault in faults for name in record_fault(checkout, fault, options.views, options.out)]
     print(f"{len(failed)} run(s) not recorded: {', '.join(failed)}" if failed else "every run recorded")
@@ -139,16 +140,17 @@ def record_fault(checkout: Path, fault: str, views: list[str], out: Path) -> lis
             if not write(out / f"{fault}-{view}.json", verdict, known, f"{fault}-{view}")]
 
 
-def record_real_app(checkout: Path, env_file: Path, pm2_home: str, out: Path) -> list[str]:
+def record_real_app(checkout: Path, env_file: Path | None, pm2_home: str, out: Path) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="care2-verdicts-") as scratch:
-        said = run_suite(checkout, env_file.resolve(), "local", Path(scratch) / "reports", PM2_HOME=pm2_home)
+        said = run_suite(checkout, env_file, "local", Path(scratch) / "reports", PM2_HOME=pm2_home)
     return [] if write(out / "real-app.json", said, {str(checkout): "<checkout>"}, "real-app") else ["real-app"]
 
 
-def run_suite(checkout: Path, env_file: Path, view: str, reports: Path, **environ: str) -> dict:
-    """The HTTP and host set run with the checkout's code; what its verdict file says (or why there is none)."""
-    command = [sys.executable, "-m", "pytest", "-m", MARKS, f"--env-file={env_file}", "--env", view,
-               "-p", "no:cacheprovider", "-q"]
+def run_suite(checkout: Path, env_file: Path | None, view: str, reports: Path, **environ: str) -> dict:
+    """The HTTP and host set run with the checkout's code (``env_file``; None: the bundled environments); what its
+    verdict file says (or why there is none)."""
+    chosen = [f"--env-file={env_file}"] if env_file else []
+    command = [sys.executable, "-m", "pytest", "-m", MARKS, *chosen, "--env", view, "-p", "no:cacheprovider", "-q"]
     try:
         done = subprocess.run(command, cwd=checkout, capture_output=True, text=True, timeout=RUN_GUARD,
                               env={**os.environ, **environ, "SMOKE_REPORTS_DIR": str(reports)})
