@@ -30,6 +30,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 import psutil
 
 from ..target import Target
+from .caddy import caddy_flag
 
 TAIL_BYTES = 256 * 1024  # per file, read from its end: enough for an hour of a quiet app, never slow
 CLOUDFLARED_LOG = "cloudflared.log"  # the file cloudflared writes in its --log-directory
@@ -246,7 +247,7 @@ def config_argument(app) -> Path | None:
         cmdline = psutil.Process(app.pid).cmdline() if app.pid > 0 else []
     except psutil.Error:
         return None
-    config = next((cmdline[i + 1] for i, arg in enumerate(cmdline[:-1]) if arg == "--config"), "")
+    config = caddy_flag(cmdline, "config")
     return absolute(config, app.cwd) if config else None
 
 
