@@ -1,5 +1,6 @@
 """Helpers for the suite's own tests: the suite run as a user runs it, free ports, misbehaving listeners."""
 
+import ast
 import contextlib
 import json
 import os
@@ -18,6 +19,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from smoke.browser import NoBrowser, find_chromium
+from smoke.probes.http import Client
 from smoke.verdict import Verdict, from_json
 
 
@@ -249,9 +251,28 @@ CODE_LINE = re.compile(r"(smoke/[\w/]+\.py):(\d+) \((\w+)\)")
 
 
 def names_its_code(where: str) -> bool:
-    """Whether a red line's ``judged_at`` names a line in a function of the suite's code: one file to open."""
+    """Whether a red line's ``judged_at`` names a line inside the function it names, in the suite's code: one file
+    to open."""
     named = CODE_LINE.fullmatch(where)
     if named is None or not (ROOT / named[1]).is_file():
         return False
-    source = (ROOT / named[1]).read_text(encoding="utf-8")
-    return int(named[2]) <= source.count("\n") and re.search(rf"def {named[3]}\b", source) is not None
+    tree = ast.parse((ROOT / named[1]).read_text(encoding="utf-8"))
+    return any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == named[3]
+               and node.lineno <= int(named[2]) <= node.end_lineno for node in ast.walk(tree))
+
+
+@pytest.fixture
+def sleeper():
+    """A child process of this one that only sleeps: a live PID that listens on nothing."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield child
+    child.kill()
+    child.wait()
+
+
+@pytest.fixture
+def http():
+    """The probes' HTTP client, with short timeouts and no retry wait (servers in tests answer at once or never)."""
+    client = Client(connect=2, read=2, retry_delay=0)
+    yield client
+    client.close()

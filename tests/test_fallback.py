@@ -3,11 +3,11 @@ file, report banner, alert)."""
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
+from test_cli import SCRIPT, lines
 
 from fixtures.stage import Stage
 from smoke import alerts
@@ -15,12 +15,7 @@ from smoke.alerts import Streak
 from smoke.target import load_target
 from smoke.verdict import Outcome, Verdict
 
-SCRIPT = shutil.which("care2-predemo", path=str(Path(sys.executable).parent)) or "care2-predemo"
 WITHOUT_WALK = ("-m", "predemo and not browser", "-p", "no:cacheprovider")
-
-
-def lines(text: bytes) -> list[str]:
-    return [line for line in text.decode().splitlines() if line.strip()]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="the stage does not run on Windows yet")
@@ -31,7 +26,7 @@ def test_production_no_go_while_the_local_fallback_is_go(tmp_path, run_command):
         local = f"http://localhost:{stage.ports['frontend']}/tell-your-story"
     assert (run.code, run.verdict["state"]) == (1, "NO-GO"), run.output
     assert run.verdict["fallback"]["where"] == local and run.verdict["fallback"]["state"].startswith("GO")
-    said = lines(run.stdout)
+    said = lines(run.stdout.decode())
     assert said[-2].startswith("NO-GO: failed: Site reachable") and "(5 failed" in said[-2]
     assert said[-2].endswith(f". Fallback {local}: {run.verdict['fallback']['state']} — present from there")
     page = Path(run.verdict["about"]["report"]).read_text(encoding="utf-8")
@@ -44,11 +39,14 @@ def test_neither_production_nor_the_fallback_carries_the_demo(tmp_path, run_comm
     with Stage({"backend-down"}, workdir=tmp_path / "stage", pm2=False) as stage:
         run = run_command(SCRIPT, f"--env-file={stage.env_file}", "--env", "production", *WITHOUT_WALK)
         local = f"http://localhost:{stage.ports['frontend']}/tell-your-story"
+        alone = run_command(SCRIPT, f"--env-file={stage.env_file}", "--env", "production", "--fallback=",
+                            *WITHOUT_WALK)
     assert (run.code, run.verdict["fallback"]["state"]) == (1, "NO-GO"), run.output
-    assert lines(run.stdout)[-2].endswith(f"Fallback {local}: NO-GO ({run.verdict['fallback']['reason']}) — neither "
-                                          "will carry the demo")
-    run = run_command(SCRIPT, f"--env-file={stage.env_file}", "--env", "production", "--fallback=", "--collect-only")
-    assert "fallback" not in run.output  # switched off for one run
+    assert lines(run.stdout.decode())[-2].endswith(f"Fallback {local}: NO-GO ({run.verdict['fallback']['reason']}) "
+                                                   "— neither will carry the demo")
+    # --fallback= switches it off for one run: production alone, as red, no word of a fallback
+    assert (alone.code, alone.verdict["state"], alone.verdict["fallback"]) == (1, "NO-GO", {}), alone.output
+    assert "Fallback" not in lines(alone.stdout.decode())[-2], alone.output
 
 
 def test_the_alert_says_the_same():

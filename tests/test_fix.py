@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -163,14 +162,6 @@ def test_a_program_that_is_missing_runs_no_step_at_all(session, tmp_path):
     missing = Step(("no-such-pm2-here", "start", "it"), "PM2 app it")
     code, said, _ = session(["--yes"], [no_go(Fix("pm2 delete it && pm2 start it", [touching(marker), missing]))])
     assert not marker.exists() and "'no-such-pm2-here' is not found on this machine; nothing was changed" in said
-
-
-@pytest.fixture
-def sleeper():
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    yield child
-    child.kill()
-    child.wait()
 
 
 @pytest.mark.skipif(os.name == "nt", reason="the POSIX kill is what this machine runs; Stop-Process is shown below")

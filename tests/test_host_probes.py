@@ -20,7 +20,6 @@ import psutil
 import pytest
 
 from smoke.probes import appconfig, cloudflared, cloudflared_metrics, fixes, port_drift, ports, processes, under_pm2
-from smoke.probes.http import Client
 from smoke.probes.pm2 import App, PM2Error, parse_jlist, read_jlist
 from smoke.target import TargetError, load_target
 from tests.conftest import serving
@@ -56,13 +55,6 @@ def listening(host: str = "127.0.0.1", port: int = 0):
         sock.bind((host, port))
         sock.listen(8)
         yield sock.getsockname()[1]
-
-
-@pytest.fixture
-def http():
-    client = Client(connect=1.0, read=1.0, retry_delay=0.0)
-    yield client
-    client.close()
 
 
 # --- pm2 jlist -------------------------------------------------------------------------------------------------------
@@ -243,11 +235,10 @@ def test_errored_and_stopped_apps_say_so():
     assert "is stopped in PM2" in stopped.what and stopped.fix == "pm2 restart careconnect-backend-prod"
 
 
-def test_a_live_app_is_judged_by_whether_it_or_a_child_listens():
+def test_a_live_app_is_judged_by_whether_it_or_a_child_listens(sleeper):
     with listening():
         assert judged("jlist-healthy.json", pid=os.getpid()) == ([], [])
-    with sleeper() as pid:
-        (problem,), _ = judged("jlist-healthy.json", pid=pid)
+    (problem,), _ = judged("jlist-healthy.json", pid=sleeper.pid)
     assert "online and alive, but neither it nor a child listens on any port (expected 3001)" in problem.what
 
 
@@ -255,16 +246,6 @@ def test_many_past_restarts_of_a_stable_app_are_a_warning():
     with listening():
         problems, warnings = judged("jlist-healthy.json", pid=os.getpid(), restarts=37)
     assert problems == [] and "restarted 37 times" in warnings[0]
-
-
-@contextlib.contextmanager
-def sleeper():
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        yield child.pid
-    finally:
-        child.kill()
-        child.wait()
 
 
 # --- cloudflared command lines ---------------------------------------------------------------------------------------
@@ -550,11 +531,10 @@ def test_identity_of_a_listener_that_never_answers(http, hung_listener):
 # --- processes -----------------------------------------------------------------------------------------------------
 
 
-def test_family_reads_state_and_memory():
-    with sleeper() as pid:
-        members = {member.pid: member for member in processes.family([os.getpid(), NO_SUCH_PID])}
+def test_family_reads_state_and_memory(sleeper):
+    members = {member.pid: member for member in processes.family([os.getpid(), NO_SUCH_PID])}
     assert members[os.getpid()].rss > 0 and not members[os.getpid()].without_memory
-    assert members[pid].root == os.getpid() and members[pid].ppid == os.getpid()
+    assert members[sleeper.pid].root == os.getpid() and members[sleeper.pid].ppid == os.getpid()
     assert NO_SUCH_PID not in members
 
 

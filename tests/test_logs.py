@@ -3,11 +3,10 @@ missing or unreadable log gives, what a red line quotes, and the evidence mechan
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -54,16 +53,19 @@ def test_a_log_is_read_from_its_end_only(tmp_path):
     assert all(line in ("old line", "last line") for line in lines)  # the line cut by the tail's start is dropped
 
 
-def test_a_missing_or_unreadable_log_is_a_note(tmp_path):
+def test_a_missing_or_unreadable_log_is_a_note(tmp_path, monkeypatch):
     gone = logs.Source("backend", "careconnect-backend-prod", tmp_path / "gone.log")
     host = log_signs.HostLogs([gone], None, time.time())
     assert host.evidence("backend") == [f"backend log: {tmp_path / 'gone.log'} does not exist"]
     assert host.signs(time.time()) == {"tunnel": [], "ports": [], "processes": []}
-    if sys.platform != "win32" and os.geteuid() != 0:  # root reads any file
-        locked = tmp_path / "locked.log"
-        locked.write_text("x\n")
-        locked.chmod(0)
-        assert "cannot read" in logs.tail(locked)[1]
+    locked = tmp_path / "locked.log"
+    locked.write_text("x\n")
+
+    def refused(*_args, **_kwargs):  # a file this user may not read (root, as here, reads any: chmod cannot show it)
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(logs, "open", refused, raising=False)
+    assert logs.tail(locked)[1] == f"cannot read {locked}: Permission denied"
 
 
 def test_only_the_runs_errors_are_quoted_newest_first_and_scrubbed(tmp_path):
@@ -118,3 +120,11 @@ def test_a_crash_counts_for_care2s_apps_only():
                for n, name in enumerate(["care2connect-backend-dev", "careconnect-backend-prod"])]
     [crash] = log_signs.crashes(crashed, {"careconnect-backend-prod", "careconnect-frontend-prod"})
     assert crash.what.startswith("careconnect-backend-prod crashed 1 time in the last hour")
+
+
+
+@pytest.mark.parametrize("flag", [["--config", "Caddyfile"], ["--config=Caddyfile"]])
+def test_the_proxys_config_is_found_in_either_spelling_of_its_flag(flag, tmp_path, monkeypatch):
+    caddy = SimpleNamespace(cmdline=lambda: ["caddy", "run", *flag])
+    monkeypatch.setattr(logs.psutil, "Process", lambda pid: caddy)
+    assert logs.config_argument(SimpleNamespace(pid=4242, cwd=str(tmp_path))) == tmp_path / "Caddyfile"

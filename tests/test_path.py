@@ -24,13 +24,6 @@ def target_with(**settings):
     return load_target("local", environ={f"SMOKE_{key.upper()}": value for key, value in settings.items()})
 
 
-@pytest.fixture
-def http():
-    client = Client(connect=2, read=2, retry_delay=0)
-    yield client
-    client.close()
-
-
 @pytest.mark.skipif(stage_caddy.binary() is None, reason=stage_caddy.MISSING)
 def test_upstreams_are_read_from_caddys_own_config_of_care2s_caddyfile(tmp_path):
     """Upstream's Caddyfile.production, adapted by Caddy itself: the route of each Host, none for www."""

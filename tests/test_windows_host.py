@@ -36,9 +36,8 @@ from smoke.probes.findings import Finding
 from smoke.probes.http import Client
 from smoke.probes.pm2 import App, Jlist, parse_jlist
 from smoke.target import load_target
-from tests.conftest import STORY_ERROR_EVIDENCE, serving
+from tests.conftest import ROOT, STORY_ERROR_EVIDENCE, serving
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = IPV6  # the frontend and Caddy listen on a dual-stack socket, reached at ::1
 SERVICE_CONFIG = r"C:\Windows\System32\config\systemprofile\.cloudflared\config.yml"
 JSON = {"content-type": "application/json"}
