@@ -25,7 +25,6 @@ from string import Template
 from types import SimpleNamespace
 
 import pytest
-import soupsieve as sv
 from bs4 import BeautifulSoup
 from PIL import Image, ImageDraw
 
@@ -62,21 +61,19 @@ class Run:
         return Path(self.verdict["about"]["report"])
 
     def soup(self) -> BeautifulSoup:
-        """The report page, read with CSS selectors through Soup Sieve's own functions (sv.select): the suite's
-        Beautiful Soup, loaded in this process by the plugin, goes without them (smoke/probes/pages.py)."""
         return BeautifulSoup(self.page.read_text(encoding="utf-8"), "html.parser")
 
     def banner(self) -> str:
-        return sv.select_one(".c2-banner .c2-verdict", self.soup()).get_text()
+        return self.soup().select_one(".c2-banner .c2-verdict").get_text()
 
     def rows(self) -> list[tuple[str, str]]:
         """(name, state word) of each checklist row, top to bottom."""
-        return [(sv.select_one(".c2-name", row).get_text(), sv.select_one(".c2-badge", row).get_text())
-                for row in sv.select(".c2-checklist .c2-row", self.soup())]
+        return [(row.select_one(".c2-name").get_text(), row.select_one(".c2-badge").get_text())
+                for row in self.soup().select(".c2-checklist .c2-row")]
 
     def row(self, name: str):
-        return next(row for row in sv.select(".c2-checklist .c2-row", self.soup())
-                    if sv.select_one(".c2-name", row).get_text() == name)
+        return next(row for row in self.soup().select(".c2-checklist .c2-row")
+                    if row.select_one(".c2-name").get_text() == name)
 
     def junit(self) -> ElementTree.Element:
         return ElementTree.parse(self.reports / "latest.xml").getroot()
@@ -157,15 +154,15 @@ def test_nothing_listening_is_no_go_with_the_cause_and_the_fix_of_each_red_line(
     for name, state in run.rows():
         row = run.row(name)
         if state == "FAILED":  # the cause, or with several problems (check 5's parts) each of them
-            cause, *problems = [part.get_text() for part in sv.select(".c2-cause, .c2-detail", row)]
+            cause, *problems = [part.get_text() for part in row.select(".c2-cause, .c2-detail")]
             assert "connection refused" in cause or problems and all("connection refused" in p for p in problems)
-            assert sv.select_one(".c2-fix", row).get_text().startswith("What to do:")
+            assert row.select_one(".c2-fix").get_text().startswith("What to do:")
             # for whoever takes the red line to the code: the line that judged it
-            judged = sv.select_one(".c2-code", row).get_text()
+            judged = row.select_one(".c2-code").get_text()
             assert re.match(r"Judged in the suite's code at smoke/[\w/]+\.py:\d+ \(\w+\)", judged), judged
         elif state == "SKIPPED":
-            assert sv.select_one(".c2-result", row).get_text().startswith("Not checked:")
-    missing = sv.select_one(".c2-missing", run.soup()).get_text()
+            assert row.select_one(".c2-result").get_text().startswith("Not checked:")
+    missing = run.soup().select_one(".c2-missing").get_text()
     assert "The walk" in missing, "a line that did not run is named, not silently left out"
 
     written = sorted(path.name for path in run.reports.iterdir())
@@ -190,15 +187,15 @@ def test_healthy_stage_is_go_and_three_faults_are_no_go_naming_each_fix(tmp_path
 
     assert healthy.code == 0 and healthy.banner() == GO, healthy.output
     assert all(state == "OK" for name, state in healthy.rows() if name != "TLS"), healthy.rows()
-    assert sv.select_one(".c2-result", healthy.row("API health")).get_text().startswith("API answered in ")
-    requests = sv.select(".c2-requests tr", healthy.row("Site reachable"))
+    assert healthy.row("API health").select_one(".c2-result").get_text().startswith("API answered in ")
+    requests = healthy.row("Site reachable").select(".c2-requests tr")
     assert len(requests) > 1 and "first byte" in requests[0].get_text().lower()
 
     assert broken.banner() == NO_GO, broken.output
     red = {name for name, state in broken.rows() if state == "FAILED"}
     assert red == {"Site reachable", "Tell Your Story page", "Database", "Frontend to backend"}, broken.rows()
     for name in red:
-        assert sv.select(".c2-fix", broken.row(name)), f"{name} says what to do"
+        assert broken.row(name).select(".c2-fix"), f"{name} says what to do"
     assert "CORS" in broken.row("Frontend to backend").get_text()
     assert broken.page != healthy.page and healthy.page.is_file(), "the first report is kept"
     # the history keeps each check's main request's time and its budget
@@ -213,10 +210,10 @@ def test_full_run_embeds_the_walks_screenshots_and_stays_under_2_mb(tmp_path, ch
         run = run_suite(tmp_path / "reports", "-m", "predemo", f"--env-file={stage.env_file}")
 
     walk = run.row("The walk")
-    images = sv.select(".c2-shot img", walk)
+    images = walk.select(".c2-shot img")
     assert len(images) >= 3, run.output
     assert all(image["src"].startswith("data:image/jpeg;base64,") for image in images)
-    assert [caption.get_text() for caption in sv.select("figcaption", walk)][0].startswith("1.")
+    assert [caption.get_text() for caption in walk.select("figcaption")][0].startswith("1.")
     assert run.page.stat().st_size < MAX_REPORT
     steps = history.read(run.reports / history.FILE_NAME)[-1].times["The walk"]  # each step's time and budget
     assert list(steps)[:3] == ["1. Home page", "2. Consent", "3. Recording"] and all(s > 0 for s, _ in steps.values())
@@ -265,15 +262,15 @@ def test_warnings_reruns_and_screenshots_make_go_with_warnings(tmp_path, backend
     assert run.code == 0, run.output
     assert run.banner() == GO_WITH_WARNINGS
     assert run.rows() == [("API health", "OK"), ("Tunnel", "WARNING"), ("Ports", "WARNING"), ("The walk", "OK")]
-    notes = sv.select_one(".c2-notes", run.row("Tunnel")).get_text()
+    notes = run.row("Tunnel").select_one(".c2-notes").get_text()
     assert "Retried: passed on try 2 of 2; try 1 failed: Tunnel: 0 of 4 connections" in notes
     assert "only 1 of 4 tunnel connections" in run.row("Ports").get_text()
-    assert "look at Tunnel, Ports" in sv.select_one(".c2-say", run.soup()).get_text()
+    assert "look at Tunnel, Ports" in run.soup().select_one(".c2-say").get_text()
     properties = {prop.get("name"): prop.get("value") for prop in run.junit().iter("property")}
     assert properties.get("reruns") == "1"
     assert '"result": "Rerun"' in run.page.read_text().replace("&#34;", '"'), "pytest-html keeps the rerun row"
 
-    images = sv.select(".c2-shot img", run.row("The walk"))
+    images = run.row("The walk").select(".c2-shot img")
     assert len(images) == 8
     assert run.page.stat().st_size < MAX_REPORT
 
@@ -313,7 +310,7 @@ def test_no_secret_reaches_the_report_junit_terminal_or_trace(tmp_path, backend,
     assert MASK in run.row("API health").get_text() and MASK in run.output
     traces = sorted(run.reports.glob("*trace*.zip"))
     assert traces, f"the failed walk's trace is kept beside the report:\n{run.output}"
-    assert sv.select_one(".c2-traces a", run.row("The walk"))["href"] == traces[0].name
+    assert run.row("The walk").select_one(".c2-traces a")["href"] == traces[0].name
     artifacts = {"terminal": run.output}
     for path in [*run.reports.iterdir(), *results.rglob("*.zip")]:
         if path.suffix == ".zip":
@@ -362,7 +359,7 @@ def test_a_crash_a_failed_cleanup_and_a_known_problem_are_never_a_plain_pass(tmp
 
     assert run.banner() == NO_GO
     assert run.rows() == [("API health", "OK"), ("Tunnel", "FAILED"), ("Ports", "ERROR"), ("Processes", "WARNING")]
-    assert "stopped on an error: AttributeError" in sv.select_one(".c2-cause", run.row("Tunnel")).get_text()
+    assert "stopped on an error: AttributeError" in run.row("Tunnel").select_one(".c2-cause").get_text()
     assert "while cleaning up" in run.row("Ports").get_text()
     assert "known problem (known microphone defect): still there" in run.row("Processes").get_text()
 
@@ -374,8 +371,8 @@ def test_a_check_module_that_does_not_load_means_could_not_check(tmp_path, backe
 
     assert run.code != 0
     assert run.banner() == COULD_NOT_CHECK
-    assert "could not be loaded" in sv.select_one(".c2-say", run.soup()).get_text()
-    assert "No module named 'no_such_module'" in sv.select_one(".c2-checklist", run.soup()).get_text()
+    assert "could not be loaded" in run.soup().select_one(".c2-say").get_text()
+    assert "No module named 'no_such_module'" in run.soup().select_one(".c2-checklist").get_text()
     assert run.verdict["state"] == COULD_NOT_CHECK
     assert run.output.strip().splitlines()[-2].startswith("COULD NOT CHECK: the suite itself is broken")
 
@@ -406,7 +403,7 @@ def test_a_runner_without_network_could_not_check(tmp_path, backend):
     run = run_suite(tmp_path / "reports", "-m", "predemo and not browser", f"--env-file={env}")
 
     assert run.banner() == COULD_NOT_CHECK, run.output
-    assert "own network does not work" in sv.select_one(".c2-say", run.soup()).get_text()
+    assert "own network does not work" in run.soup().select_one(".c2-say").get_text()
     assert {state for _, state in run.rows()} == {"SKIPPED"}
 
 

@@ -82,13 +82,6 @@ def test_a_run_without_host_checks_never_loads_what_reads_the_host(tmp_path):
     assert not modules & {"psutil", "yaml", "dotenv", "smoke.probes.pm2", "smoke.probes.ports"}
 
 
-def test_a_run_never_loads_what_beautiful_soup_could_use_but_the_checks_do_not(tmp_path):
-    """Soup Sieve (CSS selectors) and a charset detector: the checks find elements by name and attribute, in text."""
-    modules = loaded(tmp_path, "-m", "predemo and not browser and not host")
-    assert "bs4" in modules
-    assert not modules & {"soupsieve", "cchardet", "chardet", "charset_normalizer"}
-
-
 def test_the_garbage_collector_rests_while_the_suite_loads_and_works_in_the_run(tmp_path):
     """What loads (pydantic, httpx, Jinja2...) lives as long as the run: no collection walks it while it loads."""
     assert collect_only(tmp_path, COLLECTIONS_RECORDER, "-m", "predemo and not browser").split() == ["0", "True"]

@@ -14,39 +14,15 @@ True
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import re
-import sys
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
+from bs4 import BeautifulSoup, Comment, NavigableString, Tag
+
 from .findings import made_at
 from .http import Answer
-
-
-@contextlib.contextmanager
-def _absent(*names: str) -> Iterator[None]:
-    """Within, an import of any of ``names`` fails as if it were not installed (None in sys.modules: importlib's way
-    to refuse one); a module already loaded stays."""
-    refused = [name for name in names if name not in sys.modules]
-    sys.modules.update(dict.fromkeys(refused))
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Beautiful Soup's "CSS selectors cannot be used"
-            yield
-    finally:
-        for name in refused:
-            sys.modules.pop(name, None)
-
-
-# Beautiful Soup loads Soup Sieve (CSS selectors: a twentieth of a second of regular expressions at every start)
-# and a charset detector (for bytes of an unknown encoding) when they are installed. The suite finds elements by
-# name and attribute, in text that httpx has decoded: its Beautiful Soup goes without both.
-with _absent("soupsieve", "cchardet", "chardet", "charset_normalizer"):
-    from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 
 # Statuses only Cloudflare itself sends (530 carries the 1xxx family: 1033, no tunnel connector).
 # A 500-504 through Cloudflare is the edge's own page only with #cf-error-details: otherwise the
