@@ -129,10 +129,6 @@ def kill(pid: int | None, cmdline: str = "", created: float = 0.0) -> Fix:
                [Step(argv, f"process {pid}" + (f" ({cmdline})" if cmdline else ""), pid, created)])
 
 
-def listening(port: int | None) -> Wait:
-    return Wait(port=port or 0)
-
-
 def restart(target: Target, role: str) -> Fix:
     name = target.pm2.apps.get(role)
     port = target.service_port(role)
