@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -544,6 +545,18 @@ def test_family_finds_a_zombie_child():
         member = {member.pid: member for member in processes.family([os.getpid()])}[pid]
     assert member.zombie
     assert member.describe() == f"PID {pid} ({member.name}) is a zombie (defunct), child of PID {os.getpid()}"
+
+
+@POSIX
+def test_a_process_caught_exiting_is_not_a_zombie():
+    """A child that has just exited is a zombie until its parent reaps it, a moment later: not a Care2 problem (an
+    unreaped cloudflared of another run once turned Processes red)."""
+    with zombie_child() as pid:
+        reaper = threading.Timer(0.05, os.waitpid, (pid, 0))  # the parent reaps it, as parents do, just after
+        reaper.start()
+        members = {member.pid for member in processes.family([os.getpid()])}
+        reaper.join()
+    assert pid not in members
 
 
 def test_zero_resident_memory_is_flagged():

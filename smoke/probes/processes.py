@@ -8,6 +8,7 @@ resident memory.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -21,6 +22,9 @@ GONE = (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess)
 # SIGSTOP (kill -STOP, Ctrl-Z) gives state T, a debugger t. psutil says "stopped" on Windows too, for a process
 # every thread of which is suspended (Process.suspend(), Sysinternals' pssuspend), and "running" otherwise.
 STOPPED = (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP)
+# A process that has just exited is a zombie until its parent reaps it (within milliseconds), and has no memory as
+# it goes: only one still so this long after is reported, not one caught in its last moment.
+SETTLE_SECONDS = 0.5
 SECRET_FLAG = re.compile(r"^--?[\w-]*(token|secret|password|passwd|key)[\w-]*$", re.IGNORECASE)
 SECRET_ASSIGNMENT = re.compile(r"^(--?[\w-]*(?:token|secret|password|passwd|key)[\w-]*=).+$", re.IGNORECASE)
 
@@ -114,6 +118,18 @@ def family(roots: Iterable[int]) -> list[ProcessState]:
                 state = _state(member, root)
                 if state is not None:
                     found[member.pid] = state
+    exiting = [state for state in found.values() if state.zombie or state.without_memory]
+    if exiting:
+        time.sleep(SETTLE_SECONDS)
+    for state in exiting:
+        try:
+            again = _state(psutil.Process(state.pid), state.root)
+        except psutil.NoSuchProcess:
+            again = None
+        if again is None:
+            del found[state.pid]
+        else:
+            found[state.pid] = again
     return sorted(found.values(), key=lambda state: state.pid)
 
 
