@@ -27,10 +27,11 @@ RUN_NEEDS = {"smoke/pyproject.toml", "smoke/environments.toml", "smoke/audio/sto
              "smoke/report/templates/report.css", "smoke/report/templates/top.html.jinja"}
 
 
-def predemo(script: str, folder: Path, *args: str, **variables: str) -> dict[str, str]:
+def predemo(script: str, folder: Path, *args: str, **variables: str) -> tuple[dict[str, object], str]:
     """``script`` run in ``folder`` as the presenter would (no SMOKE_* variable of ours: reports go to ./reports
-    there unless ``variables`` say otherwise): GO or not and each check's state, from the verdict file. A warning
-    (a request retried on a loaded machine) is the machine's, not the folder's, so GO WITH WARNINGS counts as GO."""
+    there unless ``variables`` say otherwise): GO or not and each check's state, from the verdict file, and the red
+    lines' messages (to show). A warning (a request retried on a loaded machine) is the machine's, not the
+    folder's, so GO WITH WARNINGS counts as GO."""
     environ = {name: value for name, value in os.environ.items() if not name.startswith("SMOKE_")} | variables
     done = subprocess.run([script, *args], cwd=folder, capture_output=True, text=True, timeout=240, env=environ)
     verdict = Path(folder, variables.get("SMOKE_REPORTS_DIR", "reports"), "verdict.json")
@@ -38,7 +39,8 @@ def predemo(script: str, folder: Path, *args: str, **variables: str) -> dict[str
     assert verdict.is_file() and done.returncode in (0, 1), f"no verdict in {verdict.parent}:\n{said}"
     written = json.loads(verdict.read_text(encoding="utf-8"))
     states = {outcome["name"]: outcome["state"] for outcome in written["outcomes"]}
-    return {"go": written["state"].startswith("GO"), **states}
+    red = "\n".join(outcome["message"] for outcome in written["outcomes"] if outcome["state"] in ("failed", "error"))
+    return {"go": written["state"].startswith("GO"), **states}, red
 
 
 def elsewhere_with_envs(stage, tmp_path: Path) -> Path:
@@ -54,10 +56,10 @@ MARKS = ("-m", "predemo and not browser")
 
 def test_from_another_folder_the_verdict_is_the_same(healthy_stage, tmp_path):
     elsewhere = elsewhere_with_envs(healthy_stage, tmp_path)
-    there = predemo(SCRIPT, elsewhere, "--env-file", "my-envs.toml", *MARKS)
-    here = predemo(SCRIPT, ROOT, f"--env-file={healthy_stage.env_file}", *MARKS,
+    there, there_red = predemo(SCRIPT, elsewhere, "--env-file", "my-envs.toml", *MARKS)
+    here, here_red = predemo(SCRIPT, ROOT, f"--env-file={healthy_stage.env_file}", *MARKS,
                    SMOKE_REPORTS_DIR=str(tmp_path / "inside"))
-    assert there == here and there["go"], f"from elsewhere: {there}\ninside: {here}"
+    assert there == here and there["go"], f"from elsewhere: {there}\n{there_red}\ninside: {here}\n{here_red}"
     assert sorted(path.suffix for path in (elsewhere / "reports").glob("predemo-*")) == [".html", ".json", ".xml"]
 
 
@@ -90,7 +92,7 @@ def test_the_wheel_carries_what_a_run_needs_and_runs_from_anywhere(healthy_stage
     Path(own, "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     script = shutil.which("care2-predemo", path=str(python.parent))
     elsewhere = elsewhere_with_envs(healthy_stage, tmp_path)
-    there = predemo(script, elsewhere, "--env-file", "my-envs.toml", *MARKS)
-    here = predemo(SCRIPT, ROOT, f"--env-file={healthy_stage.env_file}", *MARKS,
+    there, there_red = predemo(script, elsewhere, "--env-file", "my-envs.toml", *MARKS)
+    here, here_red = predemo(SCRIPT, ROOT, f"--env-file={healthy_stage.env_file}", *MARKS,
                    SMOKE_REPORTS_DIR=str(tmp_path / "inside"))
-    assert there == here and there["go"], f"installed: {there}\nin the checkout: {here}"
+    assert there == here and there["go"], f"installed: {there}\n{there_red}\nin the checkout: {here}\n{here_red}"
