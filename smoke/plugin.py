@@ -294,13 +294,15 @@ def target(pytestconfig: pytest.Config) -> Target:
 
 @pytest.fixture(scope="session")
 def http(target: Target, pytestconfig: pytest.Config):
-    """One HTTP client for the run, with the target's time budgets, trusted CAs and the test header."""
+    """One HTTP client for the run, with the target's time budgets, trusted CAs and the test header.
+
+    What the HTTP checks read first is asked at once, on a thread: a check waits only for the answers it reads."""
     client = Client.with_budgets(target.budgets, verify=trust(target.tls.ca_file))
     client.observers.extend(pytestconfig.stash.get(HTTP_OBSERVERS_KEY, []))
     paths = target.paths
     client.prefetch([target.site("/"), target.site(paths.story_page), target.site(paths.rewrite_probe),
                      target.site(paths.papi_probe), target.api(paths.api_live), target.api(paths.api_db),
-                     target.api(paths.api_status)])
+                     target.api(paths.api_status)], wait=False)
     yield client
     client.close()
 

@@ -3,7 +3,6 @@
 import pytest
 
 from smoke.probes.apibase import ApiBase, api_bases, judge, used_from
-from smoke.probes.http import Client
 from smoke.target import load_target
 
 # Care2's page chunk as `next build` minifies it (frontend/app/tell-your-story/page.tsx, NEXT_PUBLIC_API_URL
@@ -57,33 +56,28 @@ def test_only_the_sites_family_counts(script, site, expected):
     assert [base.origin for base in api_bases(script, site)] == expected
 
 
-@pytest.fixture
-def client():
-    http = Client(connect=1, read=1, retry_delay=0)
-    yield http
-    http.close()
-
-
-def test_the_picked_base_refusing_is_a_failure_though_the_configured_api_is_in_the_code(client, unused_port):
-    code = REAL.replace("3003", str(unused_port))
-    findings = judge(LOCAL, client, api_bases(code, LOCAL.site_url))
+def test_the_picked_base_refusing_is_a_failure_though_the_configured_api_is_in_the_code(http, unused_port):
+    code, attempts = REAL.replace("3003", str(unused_port)), []
+    http.observers.append(lambda outcome, reused: attempts.append(outcome.attempts))
+    findings = judge(LOCAL, http, api_bases(code, LOCAL.site_url))
     assert [finding.severity for finding in findings] == ["fail"]
     assert f"sends the story to http://localhost:{unused_port}" in findings[0].what
     assert "connection refused" in findings[0].what and "configured API http://localhost:3001" in findings[0].what
     assert "NEXT_PUBLIC_API_URL" in findings[0].fix
+    assert attempts == [1], "asked once: no retry delay to wait for"
 
 
-def test_a_base_held_by_another_program_is_a_failure(client, recorder):
+def test_a_base_held_by_another_program_is_a_failure(http, recorder):
     port = recorder.url.rsplit(":", 1)[1].strip("/")
     code = f'if("localhost"===e)return"http://localhost:{port}";return"http://localhost:3001/api"'
-    findings = judge(LOCAL, client, api_bases(code, LOCAL.site_url))
+    findings = judge(LOCAL, http, api_bases(code, LOCAL.site_url))
     assert findings[0].severity == "fail" and "another program, not the Care2 backend" in findings[0].what
 
 
-def test_loopback_bases_in_a_production_page_are_at_most_a_warning(client):
+def test_loopback_bases_in_a_production_page_are_at_most_a_warning(http):
     site = PRODUCTION.site_url  # never asked: a loopback base in a page served from elsewhere is judged unasked
-    assert [f.severity for f in judge(PRODUCTION, client, api_bases(REAL, site))] == ["note", "note"]
+    assert [f.severity for f in judge(PRODUCTION, http, api_bases(REAL, site))] == ["note", "note"]
     fallback_only = 'return"http://localhost:3001/api"'
-    findings = judge(PRODUCTION, client, api_bases(fallback_only, site))
+    findings = judge(PRODUCTION, http, api_bases(fallback_only, site))
     assert [f.severity for f in findings] == ["warn"]
     assert "a visitor's browser looks for on the visitor's own machine" in findings[0].what

@@ -1,10 +1,12 @@
 """Unit tests of the plain probes: error-page classifier, page reading, health parsing, HTTP client, walk traffic."""
 
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Error as PlaywrightError
+from werkzeug import Response
 
 from smoke.probes.health import DatabaseReadiness, DatabaseStatus, Liveness
 from smoke.probes.http import Answer, Client, NoAnswer, Timings
@@ -99,6 +101,29 @@ def test_refused_is_retried_once_and_named(unused_port):
         client.get(f"http://127.0.0.1:{unused_port}/health/live")
     assert failure.value.kind == "refused" and failure.value.attempts == 2
     assert "connection refused" in str(failure.value)
+
+
+def test_a_get_prefetched_ahead_is_asked_once_waited_for_and_reported_only_when_a_check_asks(httpserver):
+    """A check asking what another thread is asking ahead waits for that answer: one request, one report row."""
+    def slow(request):
+        time.sleep(0.3)
+        return Response("ok")
+
+    httpserver.expect_request("/slow").respond_with_handler(slow)
+    client, seen = Client(connect=1, read=2, retry_delay=0), []
+    client.observers.append(lambda outcome, reused: seen.append(reused))
+    url = httpserver.url_for("/slow")
+    client.prefetch([url], wait=False)
+    time.sleep(0.1)  # the thread is in its request
+    assert client.get(url).text == "ok" and client.get(url).text == "ok"
+    assert len(httpserver.log) == 1 and seen == [False, True]
+    client.close()
+
+
+def test_a_get_without_retry_is_asked_once(unused_port):
+    with pytest.raises(NoAnswer) as failure:
+        Client(connect=1, read=1, retry_delay=5).get(f"http://127.0.0.1:{unused_port}/health/live", retry=False)
+    assert failure.value.kind == "refused" and failure.value.attempts == 1
 
 
 def test_a_hung_server_is_not_retried(hung_listener):

@@ -85,3 +85,13 @@ def test_a_run_without_host_checks_never_loads_what_reads_the_host(tmp_path):
 def test_the_garbage_collector_rests_while_the_suite_loads_and_works_in_the_run(tmp_path):
     """What loads (pydantic, httpx, Jinja2...) lives as long as the run: no collection walks it while it loads."""
     assert collect_only(tmp_path, COLLECTIONS_RECORDER, "-m", "predemo and not browser").split() == ["0", "True"]
+
+
+def test_soup_sieve_loads_only_when_a_selector_is_used(tmp_path):
+    """Beautiful Soup's CSS selectors (Soup Sieve: a twentieth of a second of patterns) wait for their first use;
+    a .select() elsewhere in the same process works as before."""
+    assert "soupsieve.css_parser" not in loaded(tmp_path, "-m", "predemo and not browser and not host")
+    selecting = ("import sys, smoke.probes.pages, bs4; assert 'soupsieve.css_parser' not in sys.modules; "
+                 "print(bs4.BeautifulSoup('<p><b>x</b></p>', 'html.parser').select('p > b')[0].text)")
+    ran = subprocess.run([sys.executable, "-c", selecting], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert (ran.returncode, ran.stdout, ran.stderr) == (0, "x\n", "")

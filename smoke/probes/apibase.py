@@ -88,9 +88,12 @@ class BaseAnswer:
 
 
 def ask(http: Client, base: ApiBase, live_path: str) -> BaseAnswer:
+    """Asked once, without the retry of a refused or reset connection: the base is not the configured API, so the
+    page sends the story elsewhere whatever the answer; a retry could at most make that a warning, after the retry
+    delay on every run where the base is down (the real app's :3003)."""
     url = base.origin + live_path
     try:
-        answer = http.get(url)
+        answer = http.get(url, retry=False)
     except NoAnswer as failure:
         return BaseAnswer(base, False, f"no answer from {url}: {failure.reason}")
     origin = answer.header("x-care2-origin")

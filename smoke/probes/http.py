@@ -12,11 +12,13 @@ retried either: waiting twice for a hung server only doubles the time to the ver
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -137,7 +139,10 @@ class Client:
             follow_redirects=False,
             verify=verify,
         )
-        self._memo: dict[tuple, Answer | NoAnswer] = {}
+        # Each GET's outcome, a Future while it is being asked: a GET another thread is asking is waited for,
+        # never asked twice.
+        self._memo: dict[tuple, Future[Answer | NoAnswer]] = {}
+        self._memo_lock = threading.Lock()
         self._claimed: set[tuple] = set()  # memo entries a caller has been given (prefetching claims none)
         # Told of every outcome handed to a caller, and whether an earlier caller had it already.
         self.observers: list[Callable[[Answer | NoAnswer, bool], None]] = []
@@ -151,12 +156,14 @@ class Client:
     def close(self) -> None:
         self._client.close()
 
-    def get(self, url: str, headers: dict[str, str] | None = None) -> Answer:
-        """A GET, asked once per run: later calls with the same URL and headers get the same outcome."""
-        key = self._fill_memo(url, headers)
+    def get(self, url: str, headers: dict[str, str] | None = None, retry: bool = True) -> Answer:
+        """A GET, asked once per run: later calls with the same URL and headers get the same outcome.
+
+        ``retry=False``: a network failure is not asked again (for a URL whose finding a retry cannot turn green)."""
+        key, outcome = self._fill_memo(url, headers, retry)
         reused = key in self._claimed
         self._claimed.add(key)
-        return self._hand_over(self._memo[key], reused)
+        return self._hand_over(outcome, reused)
 
     def request(self, method: str, url: str, headers: dict[str, str] | None = None, **kwargs) -> Answer:
         """Any request, asked now (network failures retried once, see the module's doc)."""
@@ -166,14 +173,22 @@ class Client:
             outcome = failure
         return self._hand_over(outcome, reused=False)
 
-    def _fill_memo(self, url: str, headers: dict[str, str] | None) -> tuple:
+    def _fill_memo(self, url: str, headers: dict[str, str] | None,
+                   retry: bool = True) -> tuple[tuple, Answer | NoAnswer]:
+        """The GET's memo key and outcome: asked now by the first caller, waited for by any other."""
         key = ("GET", url, tuple(sorted((headers or {}).items())))
-        if key not in self._memo:
+        with self._memo_lock:
+            pending, first = self._memo.get(key), key not in self._memo
+            if first:
+                pending = self._memo[key] = Future()
+        if first:
             try:
-                self._memo[key] = self._ask("GET", url, headers)
+                pending.set_result(self._ask("GET", url, headers, retry=retry))
             except NoAnswer as failure:
-                self._memo[key] = failure
-        return key
+                pending.set_result(failure)
+            except BaseException as error:  # a refused URL (ValueError) or a bug: every caller sees it
+                pending.set_exception(error)
+        return key, pending.result()
 
     def _hand_over(self, outcome: Answer | NoAnswer, reused: bool) -> Answer:
         for observer in self.observers:
@@ -182,18 +197,30 @@ class Client:
             raise outcome
         return outcome
 
-    def prefetch(self, urls: list[str]) -> None:
-        """GET these at once, in parallel, into the memo: a hung target then costs one timeout, not one per URL."""
-        unique = list(dict.fromkeys(urls))
-        with ThreadPoolExecutor(max_workers=max(1, len(unique))) as pool:
-            for _ in pool.map(lambda url: self._fill_memo(url, None), unique):
-                pass  # outcomes, failures included, wait in the memo for the check that asks
+    def prefetch(self, urls: list[str], wait: bool = True) -> None:
+        """GET these at once, in parallel, into the memo: a hung target then costs one timeout, not one per URL.
 
-    def _ask(self, method: str, url: str, headers: dict[str, str] | None = None, **kwargs) -> Answer:
+        ``wait=False``: on a thread of its own, ahead of the checks that read the answers, each of which waits only
+        for its own. Whatever goes wrong there is left: the check asks the same, from the memo, and reports it; a
+        daemon thread, so that a run ends without waiting for it."""
+        unique = list(dict.fromkeys(urls))
+
+        def fill() -> None:
+            with ThreadPoolExecutor(max_workers=max(1, len(unique))) as pool:
+                for _ in pool.map(lambda url: self._fill_memo(url, None), unique):
+                    pass  # outcomes, failures included, wait in the memo for the check that asks
+
+        if wait:
+            fill()
+        else:
+            threading.Thread(target=_quietly, args=(fill,), name="care2-prefetch", daemon=True).start()
+
+    def _ask(self, method: str, url: str, headers: dict[str, str] | None = None, retry: bool = True,
+             **kwargs) -> Answer:
         if is_forbidden(url):
             raise ValueError(f"refusing {method} {url}: the suite never calls {' or '.join(FORBIDDEN_PATHS)}")
         failure: NoAnswer | None = None
-        for attempt in (1, 2):
+        for attempt in (1, 2) if retry else (1,):
             if attempt == 2:
                 time.sleep(self.retry_delay)
             try:
@@ -244,6 +271,11 @@ class Client:
             if len(body) > self.body_bytes or seconds > self.body_seconds:
                 return b"", f"was still arriving after {duration(seconds)} and {size(len(body))}"
         return bytes(body), ""
+
+
+def _quietly(work: Callable[[], object]) -> None:
+    with contextlib.suppress(Exception):
+        work()
 
 
 def _span(marks: dict[str, float], phase: str) -> float | None:

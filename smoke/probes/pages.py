@@ -15,14 +15,40 @@ True
 from __future__ import annotations
 
 import functools
+import importlib
+import importlib.util
 import re
+import sys
+import types
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
-from bs4 import BeautifulSoup, Comment, NavigableString, Tag
-
 from .findings import made_at
 from .http import Answer
+
+
+class _LoadedOnFirstUse(types.ModuleType):
+    """Stands in sys.modules for a module until one of its names is first asked for, then loads the module, which
+    takes its place there, and answers from it. importlib's LazyLoader cannot serve here: on Python 3.11 an
+    ``import`` of a module already in sys.modules reads its ``__spec__``, which loads it at once."""
+
+    def __getattr__(self, name: str):  # only for names the stand-in lacks: all but the module's own
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        return getattr(importlib.import_module(self.__name__), name)
+
+    @classmethod
+    def stand_in(cls, name: str) -> None:
+        """Put a stand-in for ``name`` in sys.modules, unless it is loaded already or not installed."""
+        if name not in sys.modules and importlib.util.find_spec(name) is not None:
+            sys.modules[name] = cls(name)
+
+
+# Beautiful Soup imports Soup Sieve for its CSS selectors, whose patterns take a twentieth of a second to compile at
+# every start. The suite finds elements by name and attribute, never by selector; loaded on first use, Soup Sieve
+# still serves a .select() elsewhere in the same process (a project's conftest.py) as it would have.
+_LoadedOnFirstUse.stand_in("soupsieve")
+from bs4 import BeautifulSoup, Comment, NavigableString, Tag  # noqa: E402
 
 # Statuses only Cloudflare itself sends (530 carries the 1xxx family: 1033, no tunnel connector).
 # A 500-504 through Cloudflare is the edge's own page only with #cf-error-details: otherwise the
