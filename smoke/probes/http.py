@@ -5,9 +5,10 @@
 >>> answer.status, answer.header("x-care2-origin"), answer.timings.first_byte_ms   # doctest: +SKIP
 (200, 'backend', 3.1)
 
-Only network-class failures (refused, reset, connect timeout) are retried, once; an HTTP answer
-is never retried away, whatever its status. A server that accepted and then said nothing is not
-retried either: waiting twice for a hung server only doubles the time to the verdict.
+Only network-class failures (refused, reset, connect timeout) are retried, once, unless the caller
+says a retry cannot change its finding (``retry=False``); an HTTP answer is never retried away,
+whatever its status. A server that accepted and then said nothing is not retried either: waiting
+twice for a hung server only doubles the time to the verdict.
 """
 
 from __future__ import annotations
