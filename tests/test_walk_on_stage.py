@@ -10,6 +10,7 @@ import pytest
 from fixtures.stage import Stage
 from fixtures.stage import pm2 as stage_pm2
 from fixtures.stage.backend import STORY_START_ERROR
+from smoke.probes.traffic import Traffic
 from smoke.probes.walk import StoryWalk
 from smoke.target import load_target
 from tests.conftest import STORY_ERROR_EVIDENCE, names_its_code, serving
@@ -197,3 +198,30 @@ def test_every_answer_the_walk_names_carries_its_body_or_says_why(chromium_brows
     assert (described["direct"] == f"{direct}: {STORY_ERROR}"
             or described["direct"].startswith(f"{direct} (its body was gone from the browser when the suite read it: ")
             ), seen
+
+
+READS_ONLY_THE_STATUS = """<!doctype html><title>waiting</title><script>
+fetch("%s/api/story/start", {method: "POST", body: "{}"})
+  .then(answer => { document.title = "answered " + answer.status; });
+</script>"""
+
+
+def test_an_error_the_page_never_read_keeps_its_body_once_the_page_has_moved_on(chromium_browser):
+    """A failed step stops the page's loading, after which Chromium may have dropped an answer the page never read
+    (the page reads the status only): its body is read before. Here the page navigates away, which drops it always."""
+    json_500 = (500, {"content-type": "application/json", "access-control-allow-origin": "*"}, STORY_ERROR)
+    site = {}
+    with serving({"/api/story/start": json_500}) as api_port, serving(site) as site_port:
+        api = f"http://127.0.0.1:{api_port}"
+        site["/"] = (200, {"content-type": "text/html"}, READS_ONLY_THE_STATUS % api)
+        page = chromium_browser.new_page()
+        traffic = Traffic.attach(page)
+        page.goto(f"http://127.0.0.1:{site_port}/")
+        page.wait_for_function("document.title.startsWith('answered')")
+        traffic.keep_error_bodies(page)
+        page.goto("about:blank")
+        [call] = traffic.calls("/api/story/start")
+        described = call.describe()
+        page.close()
+    assert described == f"POST {api}/api/story/start -> 500: {STORY_ERROR}", (
+        f"Chromium {chromium_browser.version}: {described}")

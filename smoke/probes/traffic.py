@@ -11,6 +11,7 @@ request behind what the page showed.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -26,19 +27,25 @@ class Exchange:
     response: object = field(default=None, repr=False)  # Playwright's, for an API call: its body is read when asked
     _body: str | None = field(default=None, repr=False)  # None: not read (a page or a file: only the status counts)
     unreadable: str = ""  # why the browser could not give the body
+    finished: bool = False  # the whole answer has arrived (Playwright's "requestfinished")
 
     @property
     def body(self) -> str:
         """The answer's text: the one the walk fetched itself (a work-around), else what the browser still holds.
 
         The walk stops the page's loading as soon as a step fails; Chromium then drops an answer the walk handed
-        it (route.fulfill) that the page never read, and one still arriving: the walk's own is never read back."""
+        it (route.fulfill) that the page never read, and one still arriving: the walk's own is never read back,
+        an error the browser holds is read before (Traffic.keep_error_bodies)."""
+        self.keep_body()
+        return self._body or ""
+
+    def keep_body(self) -> None:
+        """Read the browser's answer into this exchange, once."""
         if self._body is None and self.response is not None:
             try:
                 self._body = self.response.text()
             except PlaywrightError as error:
                 self._body, self.unreadable = "", str(error).splitlines()[0].removeprefix("Response.text: ")
-        return self._body or ""
 
     def describe(self) -> str:
         said = f"{self.method} {self.url}"
@@ -89,6 +96,11 @@ class Traffic:
             if exchange is not None:
                 exchange.failure = request.failure or "failed"
 
+        def on_finished(request) -> None:
+            exchange = traffic._by_request.get(request)
+            if exchange is not None:
+                exchange.finished = True
+
         def on_console(message) -> None:
             if message.type == "error":
                 traffic.console_errors.append(message.text)
@@ -96,6 +108,7 @@ class Traffic:
         page.on("request", on_request)
         page.on("response", on_response)
         page.on("requestfailed", on_failed)
+        page.on("requestfinished", on_finished)
         page.on("console", on_console)
         page.on("pageerror", lambda error: traffic.console_errors.append(f"page error: {error}"))
         return traffic
@@ -105,6 +118,22 @@ class Traffic:
         "request" event came first: Playwright sends it before it routes the request)."""
         if exchange := self._by_request.get(request):
             exchange._body = body.decode("utf-8", errors="replace")
+
+    def keep_error_bodies(self, page, seconds: float = 1.0) -> None:
+        """Read now the body of every API answer that says an error (4xx, 5xx), before the walk stops the page's
+        loading: Chromium then drops an answer the page never read. One still arriving is waited for, ``seconds`` at
+        most in all: a body that never ends holds the walk no longer."""
+        deadline = time.monotonic() + seconds
+        for exchange in self.exchanges:
+            if exchange.response is None or (exchange.status or 0) < 400:
+                continue
+            try:
+                while not exchange.finished and time.monotonic() < deadline:
+                    page.wait_for_timeout(50)  # Playwright's events, "requestfinished" among them, arrive meanwhile
+            except PlaywrightError:  # the page is gone: nothing more arrives
+                return
+            if exchange.finished:
+                exchange.keep_body()
 
     def reset(self) -> None:
         """Forget what was seen: the walk starts again on this page."""

@@ -175,6 +175,7 @@ class StoryWalk(WhatWentWrong):
             yield
         except (AssertionError, PlaywrightError) as error:
             self._took(name, started, budget)
+            self.traffic.keep_error_bodies(self.page)
             self._stop_loading()
             self.shoot(f"{name} (failed)")
             self.failed_step = name
