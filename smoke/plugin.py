@@ -64,6 +64,9 @@ PM2_LIST_KEY = pytest.StashKey[Future]()  # `pm2 jlist`, read once: from the run
 LOG_MARKS_KEY = pytest.StashKey[Future]()  # the Care2 logs and their sizes as the run starts, read after PM2's list
 HOST_LOGS_KEY = pytest.StashKey["HostLogs"]()  # those logs, read when first asked
 RUN_STARTED_KEY = pytest.StashKey[float]()
+# The HTTP client's trusted CAs, read from configure on, on a thread: OpenSSL reads them (a twentieth of a second)
+# without Python's lock, beside the rest of pytest's start.
+TRUST_KEY = pytest.StashKey[Future]()
 FAKE_MICROPHONE = Path(__file__).with_name("audio") / "story.wav"  # package data: installed with the suite
 # Without these Chromium phones home at start (updates, sync, safe browsing): noise, and refused offline.
 QUIET_CHROMIUM = ["--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -139,6 +142,9 @@ def pytest_configure(config: pytest.Config) -> None:
     except TargetError as error:
         raise pytest.UsageError(str(error)) from None
     config.stash[RUN_STARTED_KEY] = time.time()
+    reader = ThreadPoolExecutor(max_workers=1)
+    config.stash[TRUST_KEY] = reader.submit(trust, config.stash[TARGET_KEY].tls.ca_file)
+    reader.shutdown(wait=False)  # the http fixture waits for it
     if config.stash[TARGET_KEY].host_checks:
         config.stash[INCIDENT_KEY] = lambda: _incident_facts(config)
     _keep_walk_traces(config)
@@ -297,7 +303,7 @@ def http(target: Target, pytestconfig: pytest.Config):
     """One HTTP client for the run, with the target's time budgets, trusted CAs and the test header.
 
     What the HTTP checks read first is asked at once, on a thread: a check waits only for the answers it reads."""
-    client = Client.with_budgets(target.budgets, verify=trust(target.tls.ca_file))
+    client = Client.with_budgets(target.budgets, verify=pytestconfig.stash[TRUST_KEY].result())
     client.observers.extend(pytestconfig.stash.get(HTTP_OBSERVERS_KEY, []))
     paths = target.paths
     client.prefetch([target.site("/"), target.site(paths.story_page), target.site(paths.rewrite_probe),

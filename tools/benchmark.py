@@ -33,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -63,26 +64,42 @@ def children_cpu() -> float:
 
 
 def run_suite(env_file: Path | None, view: str, marks: str, reports: Path) -> tuple[float, float, float, int, float]:
-    """Wall seconds, peak RSS (MB) of the pytest process, peak memory of the whole run (pytest and its children:
-    Playwright's driver, Chromium; see resident()), exit code, CPU seconds."""
+    """The suite's run with ``marks``, measured (see measure())."""
     env = [f"--env-file={env_file}"] if env_file else []
-    command = [sys.executable, "-m", "pytest", "-m", marks, *env, "--env", view, "-p", "no:cacheprovider", "-q"]
+    return measure([sys.executable, "-m", "pytest", "-m", marks, *env, "--env", view, "-p", "no:cacheprovider", "-q"],
+                   {"SMOKE_REPORTS_DIR": str(reports)})
+
+
+def measure(command: list[str], environ: dict[str, str]) -> tuple[float, float, float, int, float]:
+    """Wall seconds, peak RSS (MB) of the process, peak memory of the whole run (the process and its children:
+    Playwright's driver, Chromium; see resident()), exit code, CPU seconds. The suite and the floor are measured
+    alike: reading a process's memory while it runs slows it a little. The wall time ends when the process does
+    (waited for, not polled: a poll's interval would add up to its length to every run)."""
     started, cpu = time.monotonic(), children_cpu()
     child = psutil.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         env={**os.environ, "SMOKE_REPORTS_DIR": str(reports)})
-    peak = whole = 0
+                         env={**os.environ, **environ})
+    peaks, ended = [0, 0], threading.Event()
+    sampler = threading.Thread(target=sample_memory, args=(child, peaks, ended))
+    sampler.start()
+    code = child.wait()
+    wall = time.monotonic() - started
+    ended.set()
+    sampler.join()
+    return wall, peaks[0] / 2**20, peaks[1] / 2**20, code, children_cpu() - cpu
+
+
+def sample_memory(child: psutil.Popen, peaks: list[int], ended: threading.Event) -> None:
+    """Into ``peaks``: the process's peak RSS and the whole run's peak memory, sampled every 50 ms until ``ended``."""
     for tick in itertools.count():
-        if child.poll() is not None:
-            break
         try:
-            peak = max(peak, child.memory_info().rss)
+            peaks[0] = max(peaks[0], child.memory_info().rss)
             if tick % 5 == 0:  # every 0.25 s: reading every process's share costs more than its RSS
                 descendants = child.children(recursive=True)
-                whole = max(whole, resident(child) + sum(resident(process) for process in descendants))
+                peaks[1] = max(peaks[1], resident(child) + sum(resident(process) for process in descendants))
         except psutil.NoSuchProcess:
-            break
-        time.sleep(0.05)
-    return time.monotonic() - started, peak / 2**20, whole / 2**20, child.returncode, children_cpu() - cpu
+            return
+        if ended.wait(0.05):
+            return
 
 
 def resident(process: psutil.Process) -> int:
@@ -127,9 +144,10 @@ def run_floor(reports: Path) -> tuple[float, float]:
     asked = dict.fromkeys(html.unescape(f"{method} {url}") for method, url in REQUEST_ROW.findall(page))
     requests = reports / "floor-requests.txt"
     requests.write_text("\n".join(asked), encoding="utf-8")
-    started, cpu = time.monotonic(), children_cpu()
-    subprocess.run([sys.executable, str(ROOT / "tools" / "floor.py"), str(requests)], check=True)
-    return time.monotonic() - started, children_cpu() - cpu
+    wall, _, _, code, cpu = measure([sys.executable, str(ROOT / "tools" / "floor.py"), str(requests)], {})
+    if code:
+        raise SystemExit(f"tools/floor.py failed with exit code {code}")
+    return wall, cpu
 
 
 def evidence_seconds(env_file: Path | None, view: str) -> str:
