@@ -127,11 +127,13 @@ class Traffic:
         for exchange in self.exchanges:
             if exchange.response is None or (exchange.status or 0) < 400:
                 continue
-            try:
-                while not exchange.finished and time.monotonic() < deadline:
-                    page.wait_for_timeout(50)  # Playwright's events, "requestfinished" among them, arrive meanwhile
-            except PlaywrightError:  # the page is gone: nothing more arrives
-                return
+            left, request = deadline - time.monotonic(), exchange.response.request
+            if not exchange.finished and left > 0:
+                try:
+                    page.wait_for_event("requestfinished", lambda finished, asked=request: finished is asked,
+                                        timeout=left * 1000)
+                except PlaywrightError:  # still arriving when the time was up, or the page is gone
+                    continue
             if exchange.finished:
                 exchange.keep_body()
 
