@@ -179,15 +179,16 @@ class Client:
         """The GET's memo key and outcome: asked now by the first caller, waited for by any other."""
         key = ("GET", url, tuple(sorted((headers or {}).items())))
         with self._memo_lock:
-            pending, first = self._memo.get(key), key not in self._memo
+            first = key not in self._memo
             if first:
-                pending = self._memo[key] = Future()
+                self._memo[key] = Future()
+            pending = self._memo[key]
         if first:
             try:
                 pending.set_result(self._ask("GET", url, headers, retry=retry))
             except NoAnswer as failure:
                 pending.set_result(failure)
-            except BaseException as error:  # a refused URL (ValueError) or a bug: every caller sees it
+            except BaseException as error:  # a forbidden path (ValueError) or a bug: every caller sees it
                 pending.set_exception(error)
         return key, pending.result()
 
@@ -202,8 +203,8 @@ class Client:
         """GET these at once, in parallel, into the memo: a hung target then costs one timeout, not one per URL.
 
         ``wait=False``: on a thread of its own, ahead of the checks that read the answers, each of which waits only
-        for its own. Whatever goes wrong there is left: the check asks the same, from the memo, and reports it; a
-        daemon thread, so that a run ends without waiting for it."""
+        for its own. Whatever goes wrong there is left: the check asks the same, from the memo, and reports it.  A
+        request no check reads still ends before the process does, within its timeouts."""
         unique = list(dict.fromkeys(urls))
 
         def fill() -> None:
