@@ -203,7 +203,7 @@ class Client:
         """GET these at once, in parallel, into the memo: a hung target then costs one timeout, not one per URL.
 
         ``wait=False``: on a thread of its own, ahead of the checks that read the answers, each of which waits only
-        for its own. Whatever goes wrong there is left: the check asks the same, from the memo, and reports it.  A
+        for its own. Whatever goes wrong there is left: the check asks the same, from the memo, and reports it. A
         request no check reads still ends before the process does, within its timeouts."""
         unique = list(dict.fromkeys(urls))
 
