@@ -1,5 +1,6 @@
 """Unit tests of the plain probes: error-page classifier, page reading, health parsing, HTTP client, walk traffic."""
 
+import threading
 import time
 from pathlib import Path
 
@@ -105,7 +106,10 @@ def test_refused_is_retried_once_and_named(unused_port):
 
 def test_a_get_prefetched_ahead_is_asked_once_waited_for_and_reported_only_when_a_check_asks(httpserver):
     """A check asking what another thread is asking ahead waits for that answer: one request, one report row."""
+    arrived = threading.Event()
+
     def slow(request):
+        arrived.set()
         time.sleep(0.3)
         return Response("ok")
 
@@ -114,7 +118,7 @@ def test_a_get_prefetched_ahead_is_asked_once_waited_for_and_reported_only_when_
     client.observers.append(lambda outcome, reused: seen.append(reused))
     url = httpserver.url_for("/slow")
     client.prefetch([url], wait=False)
-    time.sleep(0.1)  # the thread is in its request
+    assert arrived.wait(5), "the prefetch never asked"  # its thread is in its request, not answered yet
     assert client.get(url).text == "ok" and client.get(url).text == "ok"
     assert len(httpserver.log) == 1 and seen == [False, True]
     client.close()
